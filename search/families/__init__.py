@@ -1,0 +1,16 @@
+"""The model families, in one explicit registry."""
+
+from __future__ import annotations
+
+from search.families import logistic, mlp, svc
+from search.families.base import Family
+
+FAMILIES: dict[str, Family] = {family.NAME: family for family in (logistic, svc, mlp)}
+
+
+def get_family(name: str) -> Family:
+    """The family called ``name``; a ValueError lists the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family {name!r}; choose from {', '.join(sorted(FAMILIES))}") from None

@@ -1,0 +1,67 @@
+"""The contract every model family follows.
+
+The search calls a family in this order:
+
+1. ``PARAMETERS`` when a space file is loaded: every parameter in the file must be one of them.
+2. ``article_config(n_features)`` once per search: the article's hand-picked settings, in the
+   space's parameter names, evaluated as the first trial.
+3. ``train(config, data, report, seed, ...)`` once per trial, inside a Ray worker: fit on
+   ``data.X_train``, and after each unit of budget (an epoch, or once for a model that is not
+   trained iteratively) call ``report`` with the metrics below.
+4. ``train`` once more after the search, on the whole training split with no validation split,
+   then ``save`` the model and score it on the test split.
+
+A family knows nothing of Ray: ``report`` is a plain callable, so the same code runs in a test,
+in a trial and in the final retrain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from search.data import FitData
+from search.settings import Budget
+
+Report = Callable[[dict[str, float]], None]
+"""Called with ``{"validation_accuracy": float, "progress": float}``; ``progress`` is the share of
+the full budget done (1.0 after the last epoch), so a stopped trial says how far it got."""
+
+
+def no_report(metrics: dict[str, float]) -> None:
+    """A ``report`` that drops what it is given (the final retrain has no validation split)."""
+
+
+class Family(Protocol):
+    """A model family: builds a model from a config, trains it and reports validation accuracy."""
+
+    NAME: str
+    PARAMETERS: frozenset[str]
+    BASELINE_TEST_ACCURACY: float
+    """The article's untuned test accuracy for this family on MNIST."""
+    MODEL_FILE: str
+    """File name of the saved retrained model."""
+    MNIST_BUDGET: Budget
+    """The default budget on MNIST, sized so that search and retrain fit in 30 minutes on 2 cores."""
+
+    def article_config(self, n_features: int) -> dict[str, Any]:
+        """The article's settings, expressed in this family's parameter names."""
+        ...
+
+    def train(self, config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> Any:
+        """Fit on ``data``; after each unit of budget, report validation accuracy. Returns the model.
+
+        With no validation split in ``data`` (the final retrain), ``report`` is not called.
+        """
+        ...
+
+    def predict(self, model: Any, X: np.ndarray) -> np.ndarray:
+        """Class labels for ``X``."""
+        ...
+
+    def save(self, model: Any, path: Path) -> None:
+        """Write the model to ``path``."""
+        ...

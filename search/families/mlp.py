@@ -1,0 +1,64 @@
+"""Multi-layer perceptron (scikit-learn ``MLPClassifier``, adam), trained and reported per epoch."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from search.data import FitData
+from search.families.base import Report
+from search.families.sklearn_model import MODEL_FILE, accuracy, predict, save
+from search.settings import Budget
+
+NAME = "mlp"
+PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
+BASELINE_TEST_ACCURACY = 0.976
+MNIST_BUDGET = Budget(num_samples=100, time_budget_s=20 * 60)
+
+__all__ = [
+    "NAME",
+    "PARAMETERS",
+    "BASELINE_TEST_ACCURACY",
+    "MNIST_BUDGET",
+    "MODEL_FILE",
+    "article_config",
+    "train",
+    "predict",
+    "save",
+]
+
+
+def article_config(n_features: int) -> dict[str, Any]:
+    """``MLPClassifier(hidden_layer_sizes=(128,), solver='adam', max_iter=20)``, other defaults."""
+    return {"n_layers": 1, "units": 128, "alpha": 1e-4, "learning_rate_init": 1e-3, "batch_size": 200, "epochs": 20}
+
+
+def build(config: Mapping[str, Any], seed: int) -> MLPClassifier:
+    """The network for ``config``: ``n_layers`` hidden layers of ``units`` each."""
+    return MLPClassifier(
+        hidden_layer_sizes=(int(config["units"]),) * int(config["n_layers"]),
+        solver="adam",
+        alpha=float(config["alpha"]),
+        learning_rate_init=float(config["learning_rate_init"]),
+        batch_size=int(config["batch_size"]),
+        random_state=seed,
+    )
+
+
+def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> MLPClassifier:
+    """Train ``epochs`` passes of adam, reporting validation accuracy after each one."""
+    model = build(config, seed)
+    epochs = int(config["epochs"])
+    classes = np.unique(data.y_train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for epoch in range(1, epochs + 1):
+            model.partial_fit(data.X_train, data.y_train, classes=classes)
+            if data.has_validation:
+                report({"validation_accuracy": accuracy(model, data.X_val, data.y_val), "progress": epoch / epochs})
+    return model

@@ -1,0 +1,52 @@
+"""Support vector classifier with an RBF kernel (scikit-learn ``SVC``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.svm import SVC
+
+from search.data import FitData
+from search.families.base import Report
+from search.families.sklearn_model import MODEL_FILE, fit_once, predict, save
+from search.settings import Budget
+
+NAME = "svc"
+PARAMETERS = frozenset({"C", "gamma"})
+BASELINE_TEST_ACCURACY = 0.946
+KERNEL_CACHE_MB = 1000
+MNIST_BUDGET = Budget(num_samples=200, time_budget_s=12 * 60, search_train_samples=10_000)
+
+__all__ = [
+    "NAME",
+    "PARAMETERS",
+    "BASELINE_TEST_ACCURACY",
+    "MNIST_BUDGET",
+    "MODEL_FILE",
+    "article_config",
+    "train",
+    "predict",
+    "save",
+]
+
+
+def article_config(n_features: int) -> dict[str, Any]:
+    """``SVC(kernel='rbf', gamma='auto', C=2)``: gamma 'auto' is 1 / n_features."""
+    return {"C": 2.0, "gamma": 1.0 / n_features}
+
+
+def build(config: Mapping[str, Any], seed: int) -> SVC:
+    """The estimator for ``config``."""
+    return SVC(
+        kernel="rbf",
+        C=float(config["C"]),
+        gamma=float(config["gamma"]),
+        cache_size=KERNEL_CACHE_MB,
+        random_state=seed,
+    )
+
+
+def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> SVC:
+    """Fit once on the training split and report validation accuracy."""
+    return fit_once(build(config, seed), data, report)

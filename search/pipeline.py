@@ -1,0 +1,102 @@
+"""One family's run, top to bottom: search, retrain, save, report."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import ray
+
+from search.data import Dataset, Splits
+from search.families import get_family
+from search.formatting import format_config, format_duration
+from search.report import build_report, write_json, write_run_files
+from search.retrain import retrain_and_test
+from search.settings import Settings
+from search.spaces import SearchSpace
+from search.tuner import run_search
+
+LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
+
+
+def start_ray(address: str | None, quiet: bool = False) -> None:
+    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL."""
+    if address:
+        context = ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        context = ray.init(
+            include_dashboard=True,
+            dashboard_host="127.0.0.1",
+            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
+            logging_level=logging.WARNING,
+        )
+    cpus = ray.cluster_resources().get("CPU", 0)
+    gpus = ray.cluster_resources().get("GPU", 0)
+    where = f"cluster at {address}" if address else "local Ray"
+    print(f"{where}: {cpus:g} CPUs, {gpus:g} GPUs", flush=True)
+    if context.dashboard_url:
+        print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
+
+
+def run_family(
+    settings: Settings, space: SearchSpace, splits: Splits, dataset: Dataset, quiet: bool = False
+) -> dict[str, Any]:
+    """Search ``settings.family``, retrain the best config, score it on test, write the run folder."""
+    family = get_family(settings.family)
+    run_dir = settings.output_dir
+    run_dir.mkdir(parents=True, exist_ok=False)
+    write_json(
+        run_dir / "settings.json",
+        {
+            **settings.to_dict(),
+            "data_source": dataset.source,
+            "splits": splits.describe(),
+            "space": space.describe(),
+            "article_config": family.article_config(splits.search.X_train.shape[1]),
+        },
+    )
+    sizes = splits.describe()
+    print(
+        f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
+        f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
+        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}",
+        flush=True,
+    )
+    search = run_search(
+        settings.family,
+        space,
+        splits.search,
+        num_samples=settings.num_samples,
+        time_budget_s=settings.time_budget_s,
+        seed=settings.seed,
+        cpus_per_trial=settings.cpus_per_trial,
+        max_concurrent=settings.max_concurrent,
+        storage_dir=run_dir,
+        verbose=0 if quiet else 1,
+    )
+    print(
+        f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
+        f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images",
+        flush=True,
+    )
+    retrain = retrain_and_test(
+        settings.family,
+        search.best_config,
+        splits.retrain_data(),
+        splits.X_test,
+        splits.y_test,
+        seed=settings.seed,
+        cpus=_retrain_cpus(settings.cpus_per_trial),
+    )
+    family.save(retrain.model, run_dir / family.MODEL_FILE)
+    baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
+    report = build_report(settings, baseline, search, retrain)
+    write_run_files(run_dir, report, search.trials)
+    return report
+
+
+def _retrain_cpus(cpus_per_trial: float) -> int:
+    """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""
+    node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return max(math.ceil(cpus_per_trial), int(max(node_cpus, default=1)))

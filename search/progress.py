@@ -1,0 +1,55 @@
+"""A compact progress line per finished trial, instead of Ray Tune's boxes per trial."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ray.tune import Callback
+
+from search.formatting import format_duration, format_value
+
+
+class ProgressPrinter(Callback):
+    """Prints one line when a trial ends: its score, its config, and the best so far."""
+
+    def __init__(self, metric: str, parameters: list[str], num_samples: int) -> None:
+        self.metric = metric
+        self.parameters = parameters
+        self.num_samples = num_samples
+        self.started = time.monotonic()
+        self.ended = 0
+        self.best: float | None = None
+        self.last_score: dict[str, float] = {}
+        self.last_progress: dict[str, float] = {}
+
+    def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        """Remember the trial's latest score."""
+        if self.metric in result:
+            self.last_score[trial.trial_id] = result[self.metric]
+            self.last_progress[trial.trial_id] = result.get("progress", 1.0)
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A trial ended normally (or was stopped)."""
+        score = self.last_score.get(trial.trial_id)
+        if score is None:
+            self._line(trial, "ended without a result")
+            return
+        self.best = score if self.best is None else max(self.best, score)
+        progress = self.last_progress.get(trial.trial_id, 1.0)
+        partial = "" if progress >= 1.0 else f" (stopped at {progress:.0%} of its budget)"
+        self._line(trial, f"validation {score:.2%}{partial}")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A trial raised."""
+        self._line(trial, "FAILED (see trials.csv)")
+
+    def _line(self, trial: Any, outcome: str) -> None:
+        self.ended += 1
+        config = ", ".join(f"{name}={format_value(trial.config.get(name))}" for name in self.parameters)
+        best = "-" if self.best is None else f"{self.best:.2%}"
+        elapsed = format_duration(time.monotonic() - self.started)
+        print(
+            f"  [{elapsed:>7}] trial {self.ended:>3}/{self.num_samples}: {outcome:<22} {config}  | best {best}",
+            flush=True,
+        )

@@ -1,0 +1,60 @@
+"""Retrain the best config on the whole training split and score it once on the test split."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import ray
+from scipy.stats import binomtest
+from threadpoolctl import threadpool_limits
+
+from search.data import FitData
+from search.families import get_family
+from search.families.base import no_report
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """The retrained model and its one and only test score."""
+
+    model: Any
+    test_accuracy: float
+    test_accuracy_ci95: tuple[float, float]
+    test_samples: int
+    seconds: float
+
+
+def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> Any:
+    with threadpool_limits(limits=threads):
+        return get_family(family_name).train(config, data, no_report, seed)
+
+
+def retrain_and_test(
+    family_name: str,
+    config: dict[str, Any],
+    data: FitData,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    seed: int,
+    cpus: int,
+) -> RetrainResult:
+    """Fit ``config`` on ``data`` in a Ray task holding ``cpus`` CPUs, then score it on the test split.
+
+    The fit runs as a Ray task so that on a cluster it lands on a worker, like the trials; the
+    test split stays with the driver.
+    """
+    started = time.monotonic()
+    fit = ray.remote(num_cpus=cpus)(_fit)
+    model = ray.get(fit.remote(family_name, config, data, seed, cpus))
+    correct = int(np.sum(get_family(family_name).predict(model, X_test) == y_test))
+    seconds = time.monotonic() - started
+    return RetrainResult(model, correct / len(y_test), wilson_interval(correct, len(y_test)), len(y_test), seconds)
+
+
+def wilson_interval(correct: int, total: int) -> tuple[float, float]:
+    """95% Wilson score interval for an accuracy of ``correct`` out of ``total``."""
+    interval = binomtest(correct, total).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(interval.low), float(interval.high)

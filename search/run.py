@@ -1,0 +1,236 @@
+"""Command line: ``python -m search.run --family svc``.
+
+Parse and validate everything first (exit code 2 with a one-line message on bad input, before
+Ray starts and before any file is written), then search, retrain, report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from search.data import DATASETS, DataError, Splits, load_dataset, make_splits
+from search.families import FAMILIES, get_family
+from search.settings import Settings, default_budget, parse_duration
+from search.spaces import default_space_path, load_space
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+EPILOG = """\
+examples:
+  python -m search.run --family logistic --dataset digits
+  python -m search.run --family svc --data-dir ../shared/data/mnist
+  python -m search.run --family all --time-budget 10m --address auto
+"""
+
+
+class BadInput(ValueError):
+    """Input the run cannot start with; the message is shown to the user as it is."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's options, each with its help."""
+    parser = argparse.ArgumentParser(
+        prog="python -m search.run",
+        description=(
+            "Search a model family's hyperparameters with Ray Tune and Optuna (TPE), retrain the "
+            "best configuration on the whole training split and report its test accuracy."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--family",
+        required=True,
+        choices=[*sorted(FAMILIES), "all"],
+        help="model family to search; 'all' searches every family in turn",
+    )
+    parser.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=DATASETS,
+        help="mnist (70,000 images, the article's data) or digits (scikit-learn's "
+        "1,797 8x8 images, offline and instant); default: mnist",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with MNIST's four IDX files, gzipped or not (default: "
+        "$SEARCH_DATA_DIR, else the cache, else download from OpenML)",
+    )
+    parser.add_argument("--space", metavar="FILE", help="search space YAML file (default: spaces/<family>.yaml)")
+    parser.add_argument(
+        "--num-samples", type=int, metavar="N", help="most trials to run (default: the family's budget)"
+    )
+    parser.add_argument(
+        "--time-budget",
+        metavar="DURATION",
+        help="wall-clock limit of the search: seconds, or 30m, 2h (default: the family's budget)",
+    )
+    parser.add_argument(
+        "--search-train-samples",
+        type=int,
+        metavar="N",
+        help="rows of the search's training split each trial fits on, a fixed "
+        "stratified subset (default: the family's budget; the retrain always "
+        "uses the whole training split)",
+    )
+    parser.add_argument(
+        "--max-train-samples",
+        type=int,
+        metavar="N",
+        help="use a stratified subset of N training images for search and retrain "
+        "alike, for quick runs; the test split never changes",
+    )
+    parser.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.1,
+        metavar="F",
+        help="share of the training split held out for validation during the search (default: 0.1)",
+    )
+    parser.add_argument(
+        "--max-concurrent",
+        type=int,
+        metavar="N",
+        help="trials at once (default: the cluster's CPUs / --cpus-per-trial)",
+    )
+    parser.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="CPUs each trial holds; its BLAS/OpenMP threads are capped to it (default: 1)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the Optuna sampler and of model training (default: 0)"
+    )
+    parser.add_argument(
+        "--output-dir", metavar="DIR", help="results folder; must not exist yet (default: runs/<family>-<timestamp>)"
+    )
+    parser.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="join a running Ray cluster ('auto' or host:port); without it a local Ray starts, with its dashboard",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress table from Ray Tune, only the final report")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
+    """Settings for one family: the family's default budget where the command line is silent."""
+    budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
+    if args.num_samples is not None and args.num_samples < 1:
+        raise BadInput(f"--num-samples must be at least 1 (got {args.num_samples})")
+    for option, value in (
+        ("--search-train-samples", args.search_train_samples),
+        ("--max-train-samples", args.max_train_samples),
+        ("--max-concurrent", args.max_concurrent),
+    ):
+        if value is not None and value < 1:
+            raise BadInput(f"{option} must be at least 1 (got {value})")
+    if not 0.0 < args.validation_fraction < 0.5:
+        raise BadInput(f"--validation-fraction must be between 0 and 0.5 (got {args.validation_fraction})")
+    if args.cpus_per_trial <= 0:
+        raise BadInput(f"--cpus-per-trial must be more than 0 (got {args.cpus_per_trial})")
+    try:
+        time_budget_s = parse_duration(args.time_budget) if args.time_budget is not None else budget.time_budget_s
+    except ValueError as error:
+        raise BadInput(f"--time-budget: {error}") from None
+    return Settings(
+        family=family,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        space_path=Path(args.space) if args.space else default_space_path(family),
+        num_samples=args.num_samples or budget.num_samples,
+        time_budget_s=time_budget_s,
+        search_train_samples=args.search_train_samples or budget.search_train_samples,
+        max_train_samples=args.max_train_samples,
+        validation_fraction=args.validation_fraction,
+        max_concurrent=args.max_concurrent,
+        cpus_per_trial=args.cpus_per_trial,
+        seed=args.seed,
+        output_dir=Path("."),  # set by the caller, once the families are known
+        address=args.address,
+    )
+
+
+def choose_output_dir(args: argparse.Namespace) -> Path:
+    """The results folder: ``--output-dir`` (which must not hold anything yet) or a new one."""
+    if args.output_dir:
+        path = Path(args.output_dir)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise BadInput(f"--output-dir {path} already exists and is not empty; choose a new folder")
+        return path
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{args.family}-{stamp}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    families = sorted(FAMILIES) if args.family == "all" else [args.family]
+    try:
+        if args.space and len(families) > 1:
+            raise BadInput("--space names one family's space; it cannot be used with --family all")
+        output_dir = choose_output_dir(args)
+        plans = []
+        for family in families:
+            settings = resolve_settings(args, family)
+            folder = output_dir / family if len(families) > 1 else output_dir
+            settings = replace(settings, output_dir=folder)
+            space = load_space(settings.space_path, get_family(family).PARAMETERS)
+            plans.append((settings, space))
+        dataset = load_dataset(args.dataset, args.data_dir)
+        splits = {s.family: _splits(dataset, s) for s, _ in plans}
+    except (BadInput, DataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+    try:
+        from search.pipeline import run_family, start_ray
+
+        start_ray(args.address, quiet=args.quiet)
+        reports = [
+            run_family(settings, space, splits[settings.family], dataset, quiet=args.quiet) for settings, space in plans
+        ]
+    except KeyboardInterrupt:
+        print("\ninterrupted; partial results are in " + str(output_dir), file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - one line for the user, the traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error}".splitlines()[0] + f" (partial results in {output_dir})", file=sys.stderr)
+        return EXIT_FAILED
+
+    from search.report import summary_table, write_json
+
+    table = summary_table(reports)
+    if len(reports) > 1:
+        (output_dir / "report.md").write_text(table + "\n")
+        write_json(output_dir / "report.json", reports)
+    print("\n" + table)
+    print(f"\nresults: {output_dir}")
+    return 0
+
+
+def _splits(dataset, settings: Settings) -> Splits:
+    splits = make_splits(
+        dataset,
+        validation_fraction=settings.validation_fraction,
+        max_train_samples=settings.max_train_samples,
+        search_train_samples=settings.search_train_samples,
+    )
+    if len(splits.search.y_val) < 10:
+        raise BadInput(f"the validation split has only {len(splits.search.y_val)} images; use more training samples")
+    return splits
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Read a search space from YAML, validate it, and turn it into Optuna distributions.
+
+A space file maps each parameter to Optuna's short form::
+
+    C:          {type: float, low: 0.1, high: 100.0, log: true}
+    n_layers:   {type: int, low: 1, high: 3}
+    batch_size: {type: categorical, choices: [64, 128, 256]}
+
+Parameters the file leaves out keep the article's value. Every problem is a ``ValueError`` that
+names the file, the parameter and the offending value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+SPACES_DIR = Path(__file__).resolve().parent.parent / "spaces"
+
+_ALLOWED_KEYS = {
+    "float": {"type", "low", "high", "log", "step"},
+    "int": {"type", "low", "high", "log", "step"},
+    "categorical": {"type", "choices"},
+}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated space: Optuna distributions by parameter name, and the file they came from."""
+
+    distributions: dict[str, BaseDistribution]
+    path: Path
+
+    def contains(self, config: Mapping[str, Any]) -> bool:
+        """Whether every parameter of the space has a value in ``config`` that the space allows."""
+        for name, distribution in self.distributions.items():
+            if name not in config:
+                return False
+            value = config[name]
+            if isinstance(distribution, CategoricalDistribution):
+                if value not in distribution.choices:
+                    return False
+            elif not distribution.low <= value <= distribution.high:
+                return False
+        return True
+
+    def restrict(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The part of ``config`` that the space searches."""
+        return {name: config[name] for name in self.distributions if name in config}
+
+    def describe(self) -> dict[str, Any]:
+        """The space as plain data, for the run's recorded settings."""
+        from optuna.distributions import distribution_to_json
+
+        return {name: distribution_to_json(d) for name, d in self.distributions.items()}
+
+
+def default_space_path(family: str) -> Path:
+    """``spaces/<family>.yaml``."""
+    return SPACES_DIR / f"{family}.yaml"
+
+
+def load_space(path: str | Path, parameters: frozenset[str]) -> SearchSpace:
+    """Read and validate the space at ``path``; ``parameters`` are those the family takes."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ValueError(f"{path}: cannot read space file ({error.strerror or error})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ValueError(f"{path}: not valid YAML{where}") from None
+    return parse_space(raw, parameters, path)
+
+
+def parse_space(raw: Any, parameters: frozenset[str], path: Path) -> SearchSpace:
+    """Validate the parsed YAML ``raw`` and build the distributions."""
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"{path}: a space file maps parameter names to distributions; found no parameters")
+    distributions = {}
+    for name, spec in raw.items():
+        where = f"{path}: parameter {name!r}"
+        if name not in parameters:
+            raise ValueError(f"{where}: not a parameter of this family (it takes {', '.join(sorted(parameters))})")
+        distributions[name] = _distribution(spec, where)
+    return SearchSpace(distributions, path)
+
+
+def _distribution(spec: Any, where: str) -> BaseDistribution:
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: expected a mapping like {{type: float, low: ..., high: ...}}, got {spec!r}")
+    kind = spec.get("type")
+    if kind not in _ALLOWED_KEYS:
+        raise ValueError(f"{where}: unknown type {kind!r}; use float, int or categorical")
+    unknown = set(spec) - _ALLOWED_KEYS[kind]
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown key {', '.join(sorted(map(str, unknown)))} for type {kind} "
+            f"(allowed: {', '.join(sorted(_ALLOWED_KEYS[kind]))})"
+        )
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise ValueError(f"{where}: categorical needs a non-empty list of choices (got {choices!r})")
+        return CategoricalDistribution(choices)
+
+    number = int if kind == "int" else float
+    low = _number(spec, "low", number, where)
+    high = _number(spec, "high", number, where)
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise ValueError(f"{where}: log must be true or false (got {log!r})")
+    step = _number(spec, "step", number, where) if "step" in spec else None
+    if low > high:
+        raise ValueError(f"{where}: low > high (got low={low}, high={high})")
+    if log and low <= 0:
+        raise ValueError(f"{where}: log scale needs low > 0 (got low={low})")
+    if log and step is not None and step != 1:
+        raise ValueError(f"{where}: log scale cannot have a step (got step={step})")
+    if step is not None and step <= 0:
+        raise ValueError(f"{where}: step must be > 0 (got step={step})")
+    if kind == "int":
+        return IntDistribution(low, high, log=log, step=step or 1)
+    return FloatDistribution(low, high, log=log, step=step)
+
+
+def _number(spec: dict, key: str, number: type, where: str) -> int | float:
+    if key not in spec:
+        raise ValueError(f"{where}: missing {key!r}")
+    value = spec[key]
+    if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValueError(f"{where}: {key} must be a number (got {value!r})") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{where}: {key} must be a finite number (got {value!r})")
+    if number is int:
+        if value != int(value):
+            raise ValueError(f"{where}: {key} must be a whole number for type int (got {value!r})")
+        return int(value)
+    return float(value)

@@ -1,0 +1,175 @@
+"""The search: Ray Tune runs an Optuna-guided (TPE) search over a family's space.
+
+This is the only module that talks to Ray Tune. Each trial runs ``family.train`` in a Ray worker
+on the data that was put into the object store once, with its BLAS/OpenMP threads capped to the
+CPUs it holds, and passes Ray's ``tune.report`` in as the family's ``report``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import optuna.logging
+import pandas as pd
+import ray
+from ray import tune
+from ray.tune.search.optuna import OptunaSearch
+from threadpoolctl import threadpool_limits
+
+from search.data import FitData
+from search.families import get_family
+from search.progress import ProgressPrinter
+from search.spaces import SearchSpace
+
+METRIC = "validation_accuracy"
+TUNE_DIR_NAME = "tune"
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the search found: the best full config and every trial's outcome."""
+
+    best_config: dict[str, Any]
+    validation_accuracy: float
+    trials: pd.DataFrame
+    """One row per trial: ``trial_id``, ``status``, the searched parameters, the last reported
+    ``validation_accuracy`` and ``progress``, ``epochs_reported``, ``seconds``, ``error``."""
+    seconds: float
+
+
+def trial_cpus(cpus_per_trial: float) -> int:
+    """Threads a trial may use: the CPUs it holds, at least one."""
+    return max(1, math.floor(cpus_per_trial))
+
+
+def max_concurrent_trials(cpus_per_trial: float, requested: int | None = None) -> int:
+    """Trials at once: as many as the cluster's CPUs hold, unless ``requested`` says otherwise."""
+    if requested is not None:
+        return requested
+    cluster_cpus = ray.cluster_resources().get("CPU", 1)
+    return max(1, int(cluster_cpus // cpus_per_trial))
+
+
+def run_trial(
+    config: dict[str, Any],
+    *,
+    family_name: str,
+    data: FitData,
+    defaults: Mapping[str, Any],
+    seed: int,
+    threads: int,
+) -> None:
+    """One trial, inside a Ray worker: the family trains and reports through ``tune.report``."""
+    family = get_family(family_name)
+    with threadpool_limits(limits=threads):
+        family.train({**defaults, **config}, data, tune.report, seed)
+
+
+def run_search(
+    family_name: str,
+    space: SearchSpace,
+    data: FitData,
+    *,
+    num_samples: int,
+    time_budget_s: float,
+    seed: int,
+    cpus_per_trial: float,
+    max_concurrent: int | None,
+    storage_dir: Path,
+    verbose: int = 1,
+) -> SearchResult:
+    """Search ``space`` for ``family_name`` on ``data``; Ray must already be initialised.
+
+    The article's settings are the first trial, so the best validation accuracy found is never
+    below theirs (when the space contains them).
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    family = get_family(family_name)
+    defaults = family.article_config(data.X_train.shape[1])
+    first_points = [space.restrict(defaults)] if space.contains(defaults) else None
+    searcher = OptunaSearch(
+        space=space.distributions,
+        metric=METRIC,
+        mode="max",
+        points_to_evaluate=first_points,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+    )
+    trainable = tune.with_parameters(
+        run_trial,
+        family_name=family_name,
+        data=data,
+        defaults=defaults,
+        seed=seed,
+        threads=trial_cpus(cpus_per_trial),
+    )
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": cpus_per_trial}),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            metric=METRIC,
+            mode="max",
+            num_samples=num_samples,
+            max_concurrent_trials=max_concurrent_trials(cpus_per_trial, max_concurrent),
+            time_budget_s=time_budget_s,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR_NAME,
+            storage_path=str(storage_dir.resolve()),
+            failure_config=tune.FailureConfig(max_failures=0),
+            verbose=0,
+            callbacks=[ProgressPrinter(METRIC, list(space.distributions), num_samples)] if verbose else [],
+        ),
+    )
+    started = time.monotonic()
+    grid = tuner.fit()
+    seconds = time.monotonic() - started
+
+    trials = trials_table(grid, list(space.distributions))
+    finished = trials.dropna(subset=[METRIC])
+    if finished.empty:
+        errors = trials["error"].dropna()
+        why = f"; first error: {errors.iloc[0]}" if not errors.empty else "; raise --time-budget"
+        raise RuntimeError(f"no trial reported a validation accuracy{why}")
+    best = grid.get_best_result(metric=METRIC, mode="max", scope="last")
+    best_config = {**defaults, **best.config}
+    return SearchResult(best_config, float(best.metrics[METRIC]), trials, seconds)
+
+
+def trials_table(grid: tune.ResultGrid, parameters: list[str]) -> pd.DataFrame:
+    """One row per trial, with its status: completed, stopped_early or failed."""
+    rows = []
+    for result in grid:
+        metrics = result.metrics or {}
+        history = result.metrics_dataframe
+        progress = metrics.get("progress")
+        if result.error is not None:
+            status = "failed"
+        elif progress is not None and progress >= 1.0:
+            status = "completed"
+        else:
+            status = "stopped_early"
+        rows.append(
+            {
+                "trial_id": metrics.get("trial_id") or Path(result.path).name,
+                "status": status,
+                **{name: result.config.get(name) for name in parameters},
+                METRIC: metrics.get(METRIC),
+                "progress": progress,
+                "epochs_reported": 0 if history is None else len(history),
+                "seconds": metrics.get("time_total_s"),
+                "error": None if result.error is None else _one_line(result.error),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _one_line(error: BaseException) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"
