@@ -33,9 +33,16 @@ class BadInput(ValueError):
     """Input the run cannot start with; the message is shown to the user as it is."""
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a bad option gets one line (not the whole usage) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's options, each with its help."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="python -m search.run",
         description=(
             "Search a model family's hyperparameters with Ray Tune and Optuna (TPE), retrain the "

@@ -1,0 +1,37 @@
+"""Shared fixtures: a real local Ray cluster, the real MNIST files, tiny data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_DIR = Path(os.environ.get("SEARCH_TEST_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A real local Ray with 2 CPUs and a small object store, shared by the session."""
+    import ray
+
+    ray.init(num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST IDX files (../shared/data/mnist); nothing is downloaded in tests."""
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST IDX files not found in {MNIST_DIR}; set SEARCH_TEST_MNIST_DIR")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def digits_splits():
+    """scikit-learn's digits, split the way a run splits them."""
+    from search.data import load_dataset, make_splits
+
+    return make_splits(load_dataset("digits"))

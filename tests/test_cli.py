@@ -1,0 +1,137 @@
+"""The command line, run in a subprocess as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+REPORT_KEYS = {
+    "family", "dataset", "best_config", "validation_accuracy", "test_accuracy", "test_accuracy_ci95",
+    "baseline_test_accuracy", "trials", "search_seconds", "retrain_seconds",
+}  # fmt: skip
+
+
+def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    environment.pop("SEARCH_DATA_DIR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "search.run", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=environment,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_end_to_end_on_digits(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("--family", "logistic", "--dataset", "digits", "--num-samples", "4", "--output-dir", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Ray dashboard: http://" in result.stdout
+    assert "trial   4/4" in result.stdout, "progress is printed while the search runs"
+    assert "| logistic | digits |" in result.stdout
+    for name in ("settings.json", "trials.csv", "best_config.json", "model.joblib", "report.json", "report.md"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert REPORT_KEYS <= set(report)
+    assert report["trials"] == {"total": 4, "completed": 4, "stopped_early": 0, "failed": 0}
+    assert report["test_accuracy"] > 0.9
+    low, high = report["test_accuracy_ci95"]
+    assert low < report["test_accuracy"] < high
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and {"C", "max_iter", "validation_accuracy", "status"} <= set(trials.columns)
+    assert report["validation_accuracy"] == pytest.approx(trials["validation_accuracy"].max())
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["splits"]["test"] == 450 and settings["splits"]["validation_seed"] == 0
+    assert json.loads((out / "best_config.json").read_text()) == report["best_config"]
+
+
+@pytest.mark.slow
+def test_end_to_end_on_real_mnist_rows(tmp_path, mnist_dir):
+    out = tmp_path / "run"
+    result = run_cli(
+        "--family", "svc", "--data-dir", str(mnist_dir), "--max-train-samples", "600",
+        "--num-samples", "3", "--output-dir", str(out), "--quiet",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"] == "mnist" and report["baseline_test_accuracy"] == 0.946
+    assert report["test_samples"] == 17_500, "the test split never shrinks"
+    assert report["test_accuracy"] > 0.8
+    assert "trial " not in result.stdout, "--quiet prints no progress"
+
+
+@pytest.mark.slow
+def test_svc_run_does_not_import_tensorflow(tmp_path):
+    code = (
+        "import sys; from search.run import main; "
+        f"code = main(['--family', 'svc', '--dataset', 'digits', '--num-samples', '2', '--quiet', "
+        f"'--output-dir', {str(tmp_path / 'run')!r}]); "
+        "assert code == 0; assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def bad_space(tmp_path: Path) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text("gamma: {type: float, low: 0.0, high: 1.0, log: true}\n")
+    return str(path)
+
+
+def truncated_mnist(tmp_path: Path, mnist_dir: Path) -> str:
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for path in mnist_dir.glob("*.gz"):
+        (folder / path.name).write_bytes(path.read_bytes())
+    images = folder / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:5000])
+    return str(folder)
+
+
+BAD_INPUTS = {
+    "unknown family": (lambda tmp, mnist: ["--family", "xgboost"], "invalid choice: 'xgboost'"),
+    "bad space": (lambda tmp, mnist: ["--family", "svc", "--space", bad_space(tmp)], "log scale needs low > 0"),
+    "missing space": (lambda tmp, mnist: ["--family", "svc", "--space", str(tmp / "none.yaml")], "cannot read space"),
+    "zero samples": (lambda tmp, mnist: ["--family", "svc", "--num-samples", "0"], "--num-samples must be at least 1"),
+    "bad budget": (lambda tmp, mnist: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget 'soon'"),
+    "empty data dir": (lambda tmp, mnist: ["--family", "svc", "--data-dir", str(tmp)], "has no train-images-idx3-ubyte"),
+    "truncated data": (lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
+                       "t10k-images-idx3-ubyte.gz: cannot read"),
+    "space for all": (lambda tmp, mnist: ["--family", "all", "--space", bad_space(tmp)], "cannot be used with --family all"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path, mnist_dir):
+    make_args, message = BAD_INPUTS[case]
+    out = tmp_path / "out"
+    result = run_cli(*make_args(tmp_path, mnist_dir), "--output-dir", str(out), timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert not out.exists(), "no results folder is left behind"
+
+
+def test_an_existing_results_folder_is_never_overwritten(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    result = run_cli("--family", "logistic", "--dataset", "digits", "--output-dir", str(out), timeout=120)
+    assert result.returncode == 2 and "already exists and is not empty" in result.stderr
+    assert (out / "report.json").read_text() == "{}"
+
+
+def test_help_lists_every_family_and_option():
+    result = run_cli("--help", timeout=60)
+    assert result.returncode == 0
+    for text in ("logistic", "svc", "mlp", "all", "--time-budget", "--data-dir", "--address", "--max-concurrent"):
+        assert text in result.stdout

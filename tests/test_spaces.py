@@ -1,0 +1,84 @@
+"""The space parser: the shipped files, good files and every kind of bad file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+from search.families import FAMILIES
+from search.spaces import SPACES_DIR, default_space_path, load_space
+
+PARAMETERS = frozenset({"C", "gamma", "units", "batch_size"})
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_every_family_has_a_space_file_and_no_file_lacks_a_family():
+    assert sorted(p.stem for p in SPACES_DIR.glob("*.yaml")) == sorted(FAMILIES)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_shipped_space_loads_and_holds_the_article_settings(family):
+    module = FAMILIES[family]
+    space = load_space(default_space_path(family), module.PARAMETERS)
+    assert space.distributions
+    assert space.contains(module.article_config(784)), "the article's settings must be the first trial"
+
+
+def test_svc_space_holds_the_known_good_region():
+    space = load_space(default_space_path("svc"), FAMILIES["svc"].PARAMETERS)
+    assert space.contains({"C": 5.0, "gamma": 0.01}) and space.contains({"C": 10.0, "gamma": 0.05})
+    assert space.distributions["C"].log and space.distributions["gamma"].log
+
+
+def test_good_file_becomes_optuna_distributions(tmp_path):
+    path = write(
+        tmp_path,
+        "C: {type: float, low: 1e-2, high: 100.0, log: true}\n"
+        "units: {type: int, low: 32, high: 512, step: 32}\n"
+        "batch_size: {type: categorical, choices: [64, 128]}\n",
+    )
+    space = load_space(path, PARAMETERS)
+    assert space.distributions["C"] == FloatDistribution(0.01, 100.0, log=True)
+    assert space.distributions["units"] == IntDistribution(32, 512, step=32)
+    assert space.distributions["batch_size"] == CategoricalDistribution([64, 128])
+    assert space.restrict({"C": 1.0, "units": 64, "batch_size": 64, "other": 1}) == {
+        "C": 1.0,
+        "units": 64,
+        "batch_size": 64,
+    }
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("C: {type: normal, low: 1, high: 2}", r"parameter 'C': unknown type 'normal'"),
+        ("C: {type: float, low: 5.0, high: 1.0}", r"parameter 'C': low > high \(got low=5.0, high=1.0\)"),
+        ("C: {type: float, low: 0.0, high: 1.0, log: true}", r"log scale needs low > 0 \(got low=0.0\)"),
+        ("batch_size: {type: categorical, choices: []}", r"non-empty list of choices"),
+        ("C: {type: float, low: 1, high: 2, scale: log}", r"unknown key scale"),
+        ("kernel: {type: categorical, choices: [rbf]}", r"parameter 'kernel': not a parameter of this family"),
+        ("C: {type: float, high: 2}", r"missing 'low'"),
+        ("C: {type: float, low: one, high: 2}", r"low must be a number"),
+        ("units: {type: int, low: 1.5, high: 4}", r"whole number"),
+        ("C: [1, 2]", r"expected a mapping"),
+        ("", r"found no parameters"),
+        ("C: {type: float, low: 1, high: 2", r"not valid YAML"),
+    ],
+)
+def test_bad_file_is_rejected_with_the_reason(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=message) as error:
+        load_space(path, PARAMETERS)
+    assert str(path) in str(error.value)
+
+
+def test_missing_file_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="cannot read space file"):
+        load_space(tmp_path / "nope.yaml", PARAMETERS)

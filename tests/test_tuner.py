@@ -1,0 +1,76 @@
+"""The search itself, on a real local Ray cluster with real Optuna and tiny data."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.families import FAMILIES
+from search.spaces import default_space_path, load_space
+from search.tuner import max_concurrent_trials, run_search
+
+
+def search(family, digits_splits, tmp_path, **options):
+    space = load_space(default_space_path(family), FAMILIES[family].PARAMETERS)
+    settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=None)
+    return run_search(family, space, digits_splits.search, storage_dir=tmp_path, verbose=0, **{**settings, **options})
+
+
+def test_concurrency_comes_from_the_clusters_cpus(ray_cluster):
+    assert max_concurrent_trials(1) == 2
+    assert max_concurrent_trials(2) == 1
+    assert max_concurrent_trials(0.5) == 4
+    assert max_concurrent_trials(1, requested=1) == 1
+
+
+@pytest.mark.slow
+def test_search_runs_the_articles_settings_first_and_never_ends_below_them(ray_cluster, digits_splits, tmp_path):
+    result = search("svc", digits_splits, tmp_path)
+    trials = result.trials
+    assert len(trials) == 4 and (trials["status"] == "completed").all()
+    article = FAMILIES["svc"].article_config(64)
+    first = trials.iloc[0]
+    assert (first["C"], first["gamma"]) == pytest.approx((article["C"], article["gamma"]))
+    assert result.validation_accuracy == trials["validation_accuracy"].max()
+    assert result.validation_accuracy >= first["validation_accuracy"]
+    assert set(result.best_config) == {"C", "gamma"}
+    assert (tmp_path / "tune").is_dir(), "Ray Tune's results are kept under the run's folder"
+
+
+@pytest.mark.slow
+def test_search_is_guided_by_the_seed(ray_cluster, digits_splits, tmp_path):
+    first = search("logistic", digits_splits, tmp_path / "a", max_concurrent=1)
+    second = search("logistic", digits_splits, tmp_path / "b", max_concurrent=1)
+    other = search("logistic", digits_splits, tmp_path / "c", max_concurrent=1, seed=1)
+    assert first.trials["C"].tolist() == pytest.approx(second.trials["C"].tolist())
+    assert first.trials["C"].tolist()[1:] != pytest.approx(other.trials["C"].tolist()[1:])
+
+
+@pytest.mark.slow
+def test_mlp_trials_report_every_epoch(ray_cluster, digits_splits, tmp_path):
+    space_path = tmp_path / "mlp.yaml"
+    space_path.write_text("epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n")
+    space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
+    result = run_search(
+        "mlp", space, digits_splits.search, num_samples=3, time_budget_s=120, seed=0, cpus_per_trial=1,
+        max_concurrent=None, storage_dir=tmp_path, verbose=0,
+    )
+    trials = result.trials
+    assert (trials["epochs_reported"] == trials["epochs"]).all()
+    assert (trials["status"] == "completed").all()
+
+
+@pytest.mark.slow
+def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_path):
+    space_path = tmp_path / "mlp.yaml"
+    # batch_size 0 makes scikit-learn raise inside the trial
+    space_path.write_text("batch_size: {type: categorical, choices: [0, 200]}\nepochs: {type: int, low: 1, high: 2}\n")
+    space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
+    result = run_search(
+        "mlp", space, digits_splits.search, num_samples=6, time_budget_s=120, seed=0, cpus_per_trial=1,
+        max_concurrent=None, storage_dir=tmp_path, verbose=0,
+    )
+    statuses = result.trials["status"].value_counts()
+    assert statuses.get("failed", 0) >= 1 and statuses.get("completed", 0) >= 1
+    failed = result.trials[result.trials["status"] == "failed"]
+    assert failed["error"].str.len().min() > 0
+    assert (failed["batch_size"] == 0).all()
