@@ -100,13 +100,18 @@ BAD_INPUTS = {
     "unknown family": (lambda tmp, mnist: ["--family", "xgboost"], "invalid choice: 'xgboost'"),
     "bad space": (lambda tmp, mnist: ["--family", "svc", "--space", bad_space(tmp)], "log scale needs low > 0"),
     "missing space": (lambda tmp, mnist: ["--family", "svc", "--space", str(tmp / "none.yaml")], "cannot read space"),
-    "zero samples": (lambda tmp, mnist: ["--family", "svc", "--num-samples", "0"], "--num-samples must be at least 1"),
-    "bad budget": (lambda tmp, mnist: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget 'soon'"),
-    "empty data dir": (lambda tmp, mnist: ["--family", "svc", "--data-dir", str(tmp)], "has no train-images-idx3-ubyte"),
-    "truncated data": (lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
-                       "t10k-images-idx3-ubyte.gz: cannot read"),
-    "space for all": (lambda tmp, mnist: ["--family", "all", "--space", bad_space(tmp)], "cannot be used with --family all"),
-}  # fmt: skip
+    "zero samples": (lambda tmp, mnist: ["--family", "svc", "--num-samples", "0"], "must be at least 1"),
+    "bad budget": (lambda tmp, mnist: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget"),
+    "empty data dir": (lambda tmp, mnist: ["--family", "svc", "--data-dir", str(tmp)], "has no train-images"),
+    "truncated data": (
+        lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
+        "t10k-images-idx3-ubyte.gz: cannot read",
+    ),
+    "space for all": (
+        lambda tmp, mnist: ["--family", "all", "--space", bad_space(tmp)],
+        "cannot be used with --family all",
+    ),
+}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

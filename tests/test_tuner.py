@@ -51,8 +51,16 @@ def test_mlp_trials_report_every_epoch(ray_cluster, digits_splits, tmp_path):
     space_path.write_text("epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n")
     space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
     result = run_search(
-        "mlp", space, digits_splits.search, num_samples=3, time_budget_s=120, seed=0, cpus_per_trial=1,
-        max_concurrent=None, storage_dir=tmp_path, verbose=0,
+        "mlp",
+        space,
+        digits_splits.search,
+        num_samples=3,
+        time_budget_s=120,
+        seed=0,
+        cpus_per_trial=1,
+        max_concurrent=None,
+        storage_dir=tmp_path,
+        verbose=0,
     )
     trials = result.trials
     assert (trials["epochs_reported"] == trials["epochs"]).all()
@@ -66,8 +74,16 @@ def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_pa
     space_path.write_text("batch_size: {type: categorical, choices: [0, 200]}\nepochs: {type: int, low: 1, high: 2}\n")
     space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
     result = run_search(
-        "mlp", space, digits_splits.search, num_samples=6, time_budget_s=120, seed=0, cpus_per_trial=1,
-        max_concurrent=None, storage_dir=tmp_path, verbose=0,
+        "mlp",
+        space,
+        digits_splits.search,
+        num_samples=6,
+        time_budget_s=120,
+        seed=0,
+        cpus_per_trial=1,
+        max_concurrent=None,
+        storage_dir=tmp_path,
+        verbose=0,
     )
     statuses = result.trials["status"].value_counts()
     assert statuses.get("failed", 0) >= 1 and statuses.get("completed", 0) >= 1
