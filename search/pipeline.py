@@ -20,7 +20,7 @@ from search.tuner import run_search
 LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
 
 
-def start_ray(address: str | None, quiet: bool = False) -> None:
+def start_ray(address: str | None) -> None:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL."""
     if address:
         context = ray.init(address=address, logging_level=logging.WARNING)
@@ -40,22 +40,31 @@ def start_ray(address: str | None, quiet: bool = False) -> None:
 
 
 def run_family(
-    settings: Settings, space: SearchSpace, splits: Splits, dataset: Dataset, quiet: bool = False
+    settings: Settings,
+    space: SearchSpace,
+    splits: Splits,
+    dataset: Dataset,
+    quiet: bool = False,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Search ``settings.family``, retrain the best config, score it on test, write the run folder."""
+    """Search ``settings.family``, retrain the best config, score it on test, write the run folder.
+
+    With ``resume``, the folder exists already and its interrupted search continues.
+    """
     family = get_family(settings.family)
     run_dir = settings.output_dir
-    run_dir.mkdir(parents=True, exist_ok=False)
-    write_json(
-        run_dir / "settings.json",
-        {
-            **settings.to_dict(),
-            "data_source": dataset.source,
-            "splits": splits.describe(),
-            "space": space.describe(),
-            "article_config": family.article_config(splits.search.X_train.shape[1]),
-        },
-    )
+    if not resume:
+        run_dir.mkdir(parents=True, exist_ok=False)
+        write_json(
+            run_dir / "settings.json",
+            {
+                **settings.to_dict(),
+                "data_source": dataset.source,
+                "splits": splits.describe(),
+                "space": space.describe(),
+                "article_config": family.article_config(splits.search.X_train.shape[1]),
+            },
+        )
     sizes = splits.describe()
     print(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
@@ -73,6 +82,7 @@ def run_family(
         cpus_per_trial=settings.cpus_per_trial,
         max_concurrent=settings.max_concurrent,
         storage_dir=run_dir,
+        resume=resume,
         verbose=0 if quiet else 1,
     )
     print(

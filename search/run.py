@@ -7,6 +7,7 @@ Ray starts and before any file is written), then search, retrain, report.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import traceback
 from dataclasses import replace
@@ -20,6 +21,7 @@ from search.spaces import default_space_path, load_space
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 EPILOG = """\
 examples:
@@ -53,9 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--family",
-        required=True,
         choices=[*sorted(FAMILIES), "all"],
         help="model family to search; 'all' searches every family in turn",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="DIR",
+        help="continue an interrupted run in its results folder DIR, with the settings recorded there "
+        "(other options are ignored)",
     )
     parser.add_argument(
         "--dataset",
@@ -179,37 +186,60 @@ def choose_output_dir(args: argparse.Namespace) -> Path:
     return Path("runs") / f"{args.family}-{stamp}"
 
 
+def plan_new_run(args: argparse.Namespace) -> tuple[Path, list[Settings]]:
+    """The results folder and each family's settings, from the command line."""
+    if args.family is None:
+        raise BadInput("choose a --family (or --resume a run)")
+    families = sorted(FAMILIES) if args.family == "all" else [args.family]
+    if args.space and len(families) > 1:
+        raise BadInput("--space names one family's space; it cannot be used with --family all")
+    output_dir = choose_output_dir(args)
+    plans = []
+    for family in families:
+        folder = output_dir / family if len(families) > 1 else output_dir
+        plans.append(replace(resolve_settings(args, family), output_dir=folder))
+    return output_dir, plans
+
+
+def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
+    """The settings recorded in an interrupted run's folder."""
+    path = Path(folder)
+    if not (path / "settings.json").is_file():
+        hint = " (for --family all, resume each family's subfolder)" if any(path.glob("*/settings.json")) else ""
+        raise BadInput(f"--resume {path}: no settings.json there; it is not a run's results folder{hint}")
+    if (path / "report.json").is_file():
+        raise BadInput(f"--resume {path}: that run already finished (report.json is there)")
+    try:
+        settings = Settings.from_dict(json.loads((path / "settings.json").read_text()))
+    except (ValueError, TypeError, KeyError) as error:
+        raise BadInput(f"--resume {path}: settings.json is damaged ({error})") from None
+    return path, [replace(settings, output_dir=path)]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
-    families = sorted(FAMILIES) if args.family == "all" else [args.family]
+    resume = args.resume is not None
     try:
-        if args.space and len(families) > 1:
-            raise BadInput("--space names one family's space; it cannot be used with --family all")
-        output_dir = choose_output_dir(args)
-        plans = []
-        for family in families:
-            settings = resolve_settings(args, family)
-            folder = output_dir / family if len(families) > 1 else output_dir
-            settings = replace(settings, output_dir=folder)
-            space = load_space(settings.space_path, get_family(family).PARAMETERS)
-            plans.append((settings, space))
-        dataset = load_dataset(args.dataset, args.data_dir)
-        splits = {s.family: _splits(dataset, s) for s, _ in plans}
+        output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
+        spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
+        dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
+        splits = {s.family: _splits(dataset, s) for s in plans}
     except (BadInput, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     try:
         from search.pipeline import run_family, start_ray
+        from search.tuner import SearchInterrupted
 
-        start_ray(args.address, quiet=args.quiet)
+        start_ray(args.address or plans[0].address)
         reports = [
-            run_family(settings, space, splits[settings.family], dataset, quiet=args.quiet) for settings, space in plans
+            run_family(s, spaces[s.family], splits[s.family], dataset, quiet=args.quiet, resume=resume) for s in plans
         ]
-    except KeyboardInterrupt:
-        print("\ninterrupted; partial results are in " + str(output_dir), file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, SearchInterrupted) as error:
+        print(f"\n{error or 'interrupted'}; continue it with --resume {output_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - one line for the user, the traceback with --debug
         if args.debug:
             traceback.print_exc()

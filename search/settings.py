@@ -54,6 +54,13 @@ class Settings:
         """Plain data for ``settings.json``."""
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
 
+    @classmethod
+    def from_dict(cls, recorded: dict[str, Any]) -> Settings:
+        """The settings recorded in a run's ``settings.json``."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        values = {k: v for k, v in recorded.items() if k in names}
+        return cls(**{**values, "space_path": Path(values["space_path"]), "output_dir": Path(values["output_dir"])})
+
 
 def parse_duration(text: str) -> float:
     """Seconds in ``text``: ``90``, ``90s``, ``30m`` or ``2h``."""

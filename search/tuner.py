@@ -8,8 +8,12 @@ CPUs it holds, and passes Ray's ``tune.report`` in as the family's ``report``.
 from __future__ import annotations
 
 import math
+import os
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,10 @@ from search.spaces import SearchSpace
 
 METRIC = "validation_accuracy"
 TUNE_DIR_NAME = "tune"
+
+
+class SearchInterrupted(RuntimeError):
+    """The search stopped before it finished (Ctrl-C); its state is saved and can be resumed."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +91,14 @@ def run_search(
     max_concurrent: int | None,
     storage_dir: Path,
     verbose: int = 1,
+    resume: bool = False,
 ) -> SearchResult:
     """Search ``space`` for ``family_name`` on ``data``; Ray must already be initialised.
 
     The article's settings are the first trial, so the best validation accuracy found is never
-    below theirs (when the space contains them).
+    below theirs (when the space contains them). With ``resume``, an interrupted search saved
+    under ``storage_dir`` continues where it stopped: finished trials are kept, unfinished ones
+    run again, and the searcher keeps what it had learnt.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     family = get_family(family_name)
@@ -108,28 +119,36 @@ def run_search(
         seed=seed,
         threads=trial_cpus(cpus_per_trial),
     )
-    tuner = tune.Tuner(
-        tune.with_resources(trainable, {"cpu": cpus_per_trial}),
-        tune_config=tune.TuneConfig(
-            search_alg=searcher,
-            metric=METRIC,
-            mode="max",
-            num_samples=num_samples,
-            max_concurrent_trials=max_concurrent_trials(cpus_per_trial, max_concurrent),
-            time_budget_s=time_budget_s,
-            reuse_actors=True,
-        ),
-        run_config=tune.RunConfig(
-            name=TUNE_DIR_NAME,
-            storage_path=str(storage_dir.resolve()),
-            failure_config=tune.FailureConfig(max_failures=0),
-            verbose=0,
-            callbacks=[ProgressPrinter(METRIC, list(space.distributions), num_samples)] if verbose else [],
-        ),
-    )
+    trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
+    experiment_dir = storage_dir.resolve() / TUNE_DIR_NAME
+    if resume and tune.Tuner.can_restore(experiment_dir):
+        tuner = tune.Tuner.restore(str(experiment_dir), trainable, resume_unfinished=True)
+    else:
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                metric=METRIC,
+                mode="max",
+                num_samples=num_samples,
+                max_concurrent_trials=max_concurrent_trials(cpus_per_trial, max_concurrent),
+                time_budget_s=time_budget_s,
+                reuse_actors=True,
+            ),
+            run_config=tune.RunConfig(
+                name=TUNE_DIR_NAME,
+                storage_path=str(storage_dir.resolve()),
+                failure_config=tune.FailureConfig(max_failures=0),
+                verbose=0,
+                callbacks=[ProgressPrinter(METRIC, list(space.distributions), num_samples)] if verbose else [],
+            ),
+        )
     started = time.monotonic()
-    grid = tuner.fit()
+    with stop_gracefully_on_ctrl_c() as ctrl_c:
+        grid = tuner.fit()
     seconds = time.monotonic() - started
+    if ctrl_c.pressed:
+        raise SearchInterrupted("search interrupted; Ray Tune saved its state")
 
     trials = trials_table(grid, list(space.distributions))
     finished = trials.dropna(subset=[METRIC])
@@ -140,6 +159,38 @@ def run_search(
     best = grid.get_best_result(metric=METRIC, mode="max", scope="last")
     best_config = {**defaults, **best.config}
     return SearchResult(best_config, float(best.metrics[METRIC]), trials, seconds)
+
+
+class _CtrlC:
+    pressed = False
+
+
+@contextmanager
+def stop_gracefully_on_ctrl_c() -> Iterator[_CtrlC]:
+    """Ctrl-C asks Ray Tune to stop and save its state, and is remembered; a second one stops at once.
+
+    Ray Tune's own Ctrl-C handler stops the search just as gracefully but then returns as if the
+    search had ended, so a driver cannot tell. Its SIGUSR1 handler does the same stop: ours records
+    the Ctrl-C, then raises SIGUSR1.
+    """
+    ctrl_c = _CtrlC()
+    if threading.current_thread() is not threading.main_thread():
+        yield ctrl_c
+        return
+
+    def on_ctrl_c(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            raise KeyboardInterrupt  # Tune's handler is not there (yet): stop at once
+        ctrl_c.pressed = True
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    try:
+        yield ctrl_c
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def trials_table(grid: tune.ResultGrid, parameters: list[str]) -> pd.DataFrame:

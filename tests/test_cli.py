@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,8 @@ BAD_INPUTS = {
         lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
         "t10k-images-idx3-ubyte.gz: cannot read",
     ),
+    "resume nothing": (lambda tmp, mnist: ["--resume", str(tmp)], "not a run's results folder"),
+    "no family": (lambda tmp, mnist: ["--dataset", "digits"], "choose a --family"),
     "space for all": (
         lambda tmp, mnist: ["--family", "all", "--space", bad_space(tmp)],
         "cannot be used with --family all",
@@ -140,3 +143,29 @@ def test_help_lists_every_family_and_option():
     assert result.returncode == 0
     for text in ("logistic", "svc", "mlp", "all", "--time-budget", "--data-dir", "--address", "--max-concurrent"):
         assert text in result.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "12",
+               "--max-concurrent", "1", "--output-dir", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "trial   2/12" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert f"--resume {out}" in stderr
+    assert not (out / "report.json").exists()
+
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["trials"]["total"] == 12, "trials finished before Ctrl-C are kept, the rest are run"
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 12 and trials["validation_accuracy"].notna().sum() >= 11
+
+    again = run_cli("--resume", str(out))
+    assert again.returncode == 2 and "already finished" in again.stderr
