@@ -18,7 +18,13 @@ import numpy as np
 from search.data import load_mnist, make_splits
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ARTICLE = {"logistic": (0.925, 15), "svc": (0.946, 690), "mlp": (0.976, 22), "keras_mlp": (0.977, 57), "cnn": (0.992, 540)}
+ARTICLE = {
+    "logistic": (0.925, 15),
+    "svc": (0.946, 690),
+    "mlp": (0.976, 22),
+    "keras_mlp": (0.977, 57),
+    "cnn": (0.992, 540),
+}
 
 
 def sklearn_model(name: str):
@@ -81,11 +87,15 @@ def main() -> None:
         row = run(name, splits, dataset.image_shape)
         rows.append(row)
         print(f"{name}: test {row['test_accuracy']:.2%} in {row['seconds']:.0f} s", flush=True)
-    lines = ["| family | test accuracy (here) | wall time (here) | article's test accuracy | article's time |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| family | test accuracy (here) | wall time (here) | article's test accuracy | article's time |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in rows:
         accuracy, seconds = ARTICLE[row["family"]]
-        lines.append(f"| {row['family']} | {row['test_accuracy']:.2%} | {row['seconds']:.0f} s | {accuracy:.1%} | {seconds} s |")
+        lines.append(
+            f"| {row['family']} | {row['test_accuracy']:.2%} | {row['seconds']:.0f} s | {accuracy:.1%} | {seconds} s |"
+        )
     table = "\n".join(lines)
     print("\n" + table)
     RESULTS.mkdir(exist_ok=True)

@@ -34,8 +34,19 @@ def main() -> None:
     rows = []
     for family in args.families.split(","):
         out = BENCH / "runs" / f"{family}-seed{args.seed}-{stamp}"
-        command = [sys.executable, "-m", "search.run", "--family", family, "--data-dir", str(Path(args.data_dir).resolve()),
-                   "--seed", str(args.seed), "--output-dir", str(out)]
+        command = [
+            sys.executable,
+            "-m",
+            "search.run",
+            "--family",
+            family,
+            "--data-dir",
+            str(Path(args.data_dir).resolve()),
+            "--seed",
+            str(args.seed),
+            "--output-dir",
+            str(out),
+        ]
         print("$ " + " ".join(command[1:]), flush=True)
         started = time.monotonic()
         subprocess.run(command, cwd=ROOT, check=True)
