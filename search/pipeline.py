@@ -54,7 +54,7 @@ def run_family(
     family = get_family(settings.family)
     run_dir = settings.output_dir
     if not resume:
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir.mkdir(parents=True, exist_ok=True)  # the command line checked that it is new or empty
         write_json(
             run_dir / "settings.json",
             {

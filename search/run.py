@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from dataclasses import replace
@@ -160,8 +161,8 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
     return Settings(
         family=family,
         dataset=args.dataset,
-        data_dir=args.data_dir,
-        space_path=Path(args.space) if args.space else default_space_path(family),
+        data_dir=_absolute(args.data_dir or os.environ.get("SEARCH_DATA_DIR")),
+        space_path=Path(args.space).resolve() if args.space else default_space_path(family),
         num_samples=args.num_samples or budget.num_samples,
         time_budget_s=time_budget_s,
         search_train_samples=args.search_train_samples or budget.search_train_samples,
@@ -173,6 +174,11 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         output_dir=Path("."),  # set by the caller, once the families are known
         address=args.address,
     )
+
+
+def _absolute(path: str | None) -> str | None:
+    """Paths are recorded absolute, so that ``--resume`` works from any folder."""
+    return str(Path(path).resolve()) if path else None
 
 
 def choose_output_dir(args: argparse.Namespace) -> Path:

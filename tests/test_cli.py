@@ -32,6 +32,7 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
 @pytest.mark.slow
 def test_end_to_end_on_digits(tmp_path):
     out = tmp_path / "run"
+    out.mkdir()  # an empty folder is fine
     result = run_cli("--family", "logistic", "--dataset", "digits", "--num-samples", "4", "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
     assert "Ray dashboard: http://" in result.stdout
