@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -16,27 +15,6 @@ from search.retrain import retrain_and_test
 from search.settings import Settings
 from search.spaces import SearchSpace
 from search.tuner import run_search
-
-LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
-
-
-def start_ray(address: str | None) -> None:
-    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL."""
-    if address:
-        context = ray.init(address=address, logging_level=logging.WARNING)
-    else:
-        context = ray.init(
-            include_dashboard=True,
-            dashboard_host="127.0.0.1",
-            object_store_memory=LOCAL_OBJECT_STORE_BYTES,
-            logging_level=logging.WARNING,
-        )
-    cpus = ray.cluster_resources().get("CPU", 0)
-    gpus = ray.cluster_resources().get("GPU", 0)
-    where = f"cluster at {address}" if address else "local Ray"
-    print(f"{where}: {cpus:g} CPUs, {gpus:g} GPUs", flush=True)
-    if context.dashboard_url:
-        print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
 
 
 def run_family(

@@ -236,14 +236,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     try:
-        from search.pipeline import run_family, start_ray
-        from search.tuner import SearchInterrupted
+        from search.cluster import start_ray
 
-        start_ray(args.address or plans[0].address)
+        start_ray(args.address or plans[0].address)  # before anything imports ray
+        from search.pipeline import run_family
+
         reports = [
             run_family(s, spaces[s.family], splits[s.family], dataset, quiet=args.quiet, resume=resume) for s in plans
         ]
-    except (KeyboardInterrupt, SearchInterrupted) as error:
+    except KeyboardInterrupt as error:  # a SearchInterrupted too
         print(f"\n{error or 'interrupted'}; continue it with --resume {output_dir}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as error:  # noqa: BLE001 - one line for the user, the traceback with --debug

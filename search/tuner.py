@@ -35,8 +35,8 @@ METRIC = "validation_accuracy"
 TUNE_DIR_NAME = "tune"
 
 
-class SearchInterrupted(RuntimeError):
-    """The search stopped before it finished (Ctrl-C); its state is saved and can be resumed."""
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the search before it finished; Ray Tune saved its state, so it can resume."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ REPORT_KEYS = {
 
 
 def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "RAY_AUTH_MODE": "disabled", **(env or {})}
+    environment = {**os.environ, **(env or {})}
     environment.pop("SEARCH_DATA_DIR", None)
     return subprocess.run(
         [sys.executable, "-m", "search.run", *args],
@@ -77,8 +77,7 @@ def test_svc_run_does_not_import_tensorflow(tmp_path):
         f"'--output-dir', {str(tmp_path / 'run')!r}]); "
         "assert code == 0; assert 'tensorflow' not in sys.modules, 'tensorflow was imported'"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "RAY_AUTH_MODE": "disabled"})  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
 
 
@@ -170,3 +169,48 @@ def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path):
 
     again = run_cli("--resume", str(out))
     assert again.returncode == 2 and "already finished" in again.stderr
+
+
+@pytest.mark.slow
+def test_family_all_runs_every_family_and_prints_one_table(tmp_path):
+    out = tmp_path / "run"
+    options = ["--dataset", "digits", "--num-samples", "2", "--quiet", "--output-dir", str(out)]
+    result = run_cli("--family", "all", *options)
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("results:")[0].strip().splitlines()[-5:]
+    assert [row.split("|")[1].strip() for row in table[2:]] == ["logistic", "mlp", "svc"]
+    reports = json.loads((out / "report.json").read_text())
+    assert [r["family"] for r in reports] == ["logistic", "mlp", "svc"]
+    for family in ("logistic", "mlp", "svc"):
+        assert (out / family / "report.json").is_file() and (out / family / "model.joblib").is_file()
+
+
+@pytest.fixture
+def running_cluster():
+    """A Ray head started the way a cluster's head is (`ray start --head`), stopped afterwards."""
+    port = "6391"
+    ray_script = Path(sys.executable).parent / "ray"
+    head = subprocess.Popen(
+        [ray_script, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
+         "--include-dashboard=false", f"--object-store-memory={300 * 1024**2}", "--disable-usage-stats"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
+    )  # fmt: skip
+    for line in head.stdout:
+        if "Ray runtime started" in line:
+            break
+    else:
+        pytest.fail("ray start --head did not start")
+    yield f"127.0.0.1:{port}"
+    head.terminate()
+    head.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_the_same_command_joins_a_running_cluster(tmp_path, running_cluster):
+    out = tmp_path / "run"
+    result = run_cli("--family", "svc", "--dataset", "digits", "--num-samples", "3", "--address", running_cluster,
+                     "--output-dir", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"cluster at {running_cluster}: 2 CPUs" in result.stdout
+    assert json.loads((out / "report.json").read_text())["trials"]["completed"] == 3
