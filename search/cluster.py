@@ -11,8 +11,10 @@ LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
 AUTH_TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
 
-def start_ray(address: str | None) -> None:
+def start_ray(address: str | None) -> float:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL.
+
+    Returns the cluster's GPUs.
 
     Ray 2.59+ starts local clusters (``ray start`` too) with token authentication, but a driver
     that joins one by address sends no token unless ``RAY_AUTH_MODE=token``, which Ray reads when
@@ -40,6 +42,7 @@ def start_ray(address: str | None) -> None:
     print(f"{where}: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs", flush=True)
     if context.dashboard_url:
         print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
+    return resources.get("GPU", 0)
 
 
 def _auth_token_available() -> bool:

@@ -14,7 +14,7 @@ from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
 from search.settings import Settings
 from search.spaces import SearchSpace
-from search.tuner import run_search
+from search.tuner import max_concurrent_trials, run_search
 
 
 def run_family(
@@ -44,10 +44,13 @@ def run_family(
             },
         )
     sizes = splits.describe()
+    gpus = gpus_per_trial(settings.gpus_per_trial, family.USES_GPU)
+    concurrent = max_concurrent_trials(settings.cpus_per_trial, gpus, settings.max_concurrent)
     print(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
-        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}",
+        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}; "
+        f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs",
         flush=True,
     )
     search = run_search(
@@ -58,7 +61,8 @@ def run_family(
         time_budget_s=settings.time_budget_s,
         seed=settings.seed,
         cpus_per_trial=settings.cpus_per_trial,
-        max_concurrent=settings.max_concurrent,
+        gpus_per_trial=gpus,
+        max_concurrent=concurrent,
         storage_dir=run_dir,
         resume=resume,
         verbose=0 if quiet else 1,
@@ -76,12 +80,20 @@ def run_family(
         splits.y_test,
         seed=settings.seed,
         cpus=_retrain_cpus(settings.cpus_per_trial),
+        gpus=1 if gpus > 0 else 0,
     )
     family.save(retrain.model, run_dir / family.MODEL_FILE)
     baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
     report = build_report(settings, baseline, search, retrain)
     write_run_files(run_dir, report, search.trials)
     return report
+
+
+def gpus_per_trial(requested: float | None, uses_gpu: bool) -> float:
+    """``requested``, or 1 for a family that trains on GPUs when the cluster has any, else 0."""
+    if requested is not None:
+        return requested
+    return 1.0 if uses_gpu and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
 
 def _retrain_cpus(cpus_per_trial: float) -> int:

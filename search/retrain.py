@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import ray
 from scipy.stats import binomtest
-from threadpoolctl import threadpool_limits
 
 from search.data import FitData
 from search.families import get_family
 from search.families.base import no_report
+from search.threads import cap_threads
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class RetrainResult:
 
 
 def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> Any:
-    with threadpool_limits(limits=threads):
+    with cap_threads(threads):
         return get_family(family_name).train(config, data, no_report, seed)
 
 
@@ -40,14 +40,15 @@ def retrain_and_test(
     y_test: np.ndarray,
     seed: int,
     cpus: int,
+    gpus: float = 0,
 ) -> RetrainResult:
-    """Fit ``config`` on ``data`` in a Ray task holding ``cpus`` CPUs, then score it on the test split.
+    """Fit ``config`` on ``data`` in a Ray task holding ``cpus`` CPUs (and ``gpus``), then score it on test.
 
     The fit runs as a Ray task so that on a cluster it lands on a worker, like the trials; the
     test split stays with the driver.
     """
     started = time.monotonic()
-    fit = ray.remote(num_cpus=cpus)(_fit)
+    fit = ray.remote(num_cpus=cpus, num_gpus=gpus)(_fit)
     model = ray.get(fit.remote(family_name, config, data, seed, cpus))
     correct = int(np.sum(get_family(family_name).predict(model, X_test) == y_test))
     seconds = time.monotonic() - started

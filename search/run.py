@@ -123,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="CPUs each trial holds; its BLAS/OpenMP threads are capped to it (default: 1)",
     )
     parser.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        metavar="N",
+        help="GPUs each trial holds, fractions allowed so that trials share a GPU (default: 1 for the "
+        "Keras families when the cluster has GPUs, else 0)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="seed of the Optuna sampler and of model training (default: 0)"
     )
     parser.add_argument(
@@ -154,6 +161,8 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         raise BadInput(f"--validation-fraction must be between 0 and 0.5 (got {args.validation_fraction})")
     if args.cpus_per_trial <= 0:
         raise BadInput(f"--cpus-per-trial must be more than 0 (got {args.cpus_per_trial})")
+    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
+        raise BadInput(f"--gpus-per-trial must be 0 or more (got {args.gpus_per_trial})")
     try:
         time_budget_s = parse_duration(args.time_budget) if args.time_budget is not None else budget.time_budget_s
     except ValueError as error:
@@ -170,6 +179,7 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         validation_fraction=args.validation_fraction,
         max_concurrent=args.max_concurrent,
         cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
         seed=args.seed,
         output_dir=Path("."),  # set by the caller, once the families are known
         address=args.address,
@@ -238,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from search.cluster import start_ray
 
-        start_ray(args.address or plans[0].address)  # before anything imports ray
+        cluster_gpus = start_ray(args.address or plans[0].address)  # before anything imports ray
+        wanted = max(s.gpus_per_trial or 0 for s in plans)
+        if wanted > cluster_gpus:
+            print(f"error: --gpus-per-trial {wanted:g}, but the cluster has {cluster_gpus:g} GPUs", file=sys.stderr)
+            return EXIT_BAD_INPUT
         from search.pipeline import run_family
 
         reports = [

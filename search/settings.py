@@ -49,6 +49,8 @@ class Settings:
     seed: int
     output_dir: Path
     address: str | None
+    gpus_per_trial: float | None = None
+    """None: 1 for a family that trains on GPUs when the cluster has them, else 0."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``settings.json``."""

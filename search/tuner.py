@@ -24,12 +24,12 @@ import pandas as pd
 import ray
 from ray import tune
 from ray.tune.search.optuna import OptunaSearch
-from threadpoolctl import threadpool_limits
 
 from search.data import FitData
 from search.families import get_family
 from search.progress import ProgressPrinter
 from search.spaces import SearchSpace
+from search.threads import cap_threads
 
 METRIC = "validation_accuracy"
 TUNE_DIR_NAME = "tune"
@@ -56,12 +56,15 @@ def trial_cpus(cpus_per_trial: float) -> int:
     return max(1, math.floor(cpus_per_trial))
 
 
-def max_concurrent_trials(cpus_per_trial: float, requested: int | None = None) -> int:
-    """Trials at once: as many as the cluster's CPUs hold, unless ``requested`` says otherwise."""
+def max_concurrent_trials(cpus_per_trial: float, gpus_per_trial: float = 0, requested: int | None = None) -> int:
+    """Trials at once: as many as the cluster's CPUs (and GPUs) hold, unless ``requested`` says otherwise."""
     if requested is not None:
         return requested
-    cluster_cpus = ray.cluster_resources().get("CPU", 1)
-    return max(1, int(cluster_cpus // cpus_per_trial))
+    resources = ray.cluster_resources()
+    fits = resources.get("CPU", 1) // cpus_per_trial
+    if gpus_per_trial > 0:
+        fits = min(fits, resources.get("GPU", 0) // gpus_per_trial)
+    return max(1, int(fits))
 
 
 def run_trial(
@@ -73,10 +76,24 @@ def run_trial(
     seed: int,
     threads: int,
 ) -> None:
-    """One trial, inside a Ray worker: the family trains and reports through ``tune.report``."""
+    """One trial, inside a Ray worker: the family trains and reports through ``tune.report``.
+
+    A trial that Ray Tune restarts (``--resume``, a retried failure) carries on from its last
+    checkpoint when its family writes them.
+    """
     family = get_family(family_name)
-    with threadpool_limits(limits=threads):
-        family.train({**defaults, **config}, data, tune.report, seed)
+    checkpoint = tune.get_checkpoint()
+    with cap_threads(threads):
+        if checkpoint is None:
+            family.train({**defaults, **config}, data, report_to_tune, seed)
+        else:
+            with checkpoint.as_directory() as folder:
+                family.train({**defaults, **config}, data, report_to_tune, seed, restore_from=Path(folder))
+
+
+def report_to_tune(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
+    """The families' ``report``: metrics, and the checkpoint folder if any, to Ray Tune."""
+    tune.report(metrics, checkpoint=None if checkpoint is None else tune.Checkpoint.from_directory(checkpoint))
 
 
 def run_search(
@@ -89,6 +106,7 @@ def run_search(
     seed: int,
     cpus_per_trial: float,
     max_concurrent: int | None,
+    gpus_per_trial: float = 0,
     storage_dir: Path,
     verbose: int = 1,
     resume: bool = False,
@@ -119,7 +137,7 @@ def run_search(
         seed=seed,
         threads=trial_cpus(cpus_per_trial),
     )
-    trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial})
+    trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     experiment_dir = storage_dir.resolve() / TUNE_DIR_NAME
     if resume and tune.Tuner.can_restore(experiment_dir):
         tuner = tune.Tuner.restore(str(experiment_dir), trainable, resume_unfinished=True)
@@ -131,7 +149,7 @@ def run_search(
                 metric=METRIC,
                 mode="max",
                 num_samples=num_samples,
-                max_concurrent_trials=max_concurrent_trials(cpus_per_trial, max_concurrent),
+                max_concurrent_trials=max_concurrent_trials(cpus_per_trial, gpus_per_trial, max_concurrent),
                 time_budget_s=time_budget_s,
                 reuse_actors=True,
             ),
@@ -139,6 +157,7 @@ def run_search(
                 name=TUNE_DIR_NAME,
                 storage_path=str(storage_dir.resolve()),
                 failure_config=tune.FailureConfig(max_failures=0),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 verbose=0,
                 callbacks=[ProgressPrinter(METRIC, list(space.distributions), num_samples)] if verbose else [],
             ),

@@ -16,7 +16,9 @@ def ray_cluster():
     """A real local Ray with 2 CPUs and a small object store, shared by the session."""
     import ray
 
-    ray.init(address="local", num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False)
+    ray.init(
+        address="local", num_cpus=2, object_store_memory=300 * 1024**2, include_dashboard=False, log_to_driver=False
+    )
     yield ray
     ray.shutdown()
 

@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from search.families import FAMILIES
 from tests.conftest import ROOT
 
 REPORT_KEYS = {
@@ -108,6 +110,7 @@ BAD_INPUTS = {
         lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
         "t10k-images-idx3-ubyte.gz: cannot read",
     ),
+    "negative gpus": (lambda tmp, mnist: ["--family", "cnn", "--gpus-per-trial", "-1"], "must be 0 or more"),
     "resume nothing": (lambda tmp, mnist: ["--resume", str(tmp)], "not a run's results folder"),
     "no family": (lambda tmp, mnist: ["--dataset", "digits"], "choose a --family"),
     "space for all": (
@@ -172,17 +175,21 @@ def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_family_all_runs_every_family_and_prints_one_table(tmp_path):
+def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_splits):
     out = tmp_path / "run"
     options = ["--dataset", "digits", "--num-samples", "2", "--quiet", "--output-dir", str(out)]
     result = run_cli("--family", "all", *options)
     assert result.returncode == 0, result.stderr
-    table = result.stdout.split("results:")[0].strip().splitlines()[-5:]
-    assert [row.split("|")[1].strip() for row in table[2:]] == ["logistic", "mlp", "svc"]
+    families = sorted(FAMILIES)
+    table = result.stdout.split("results:")[0].strip().splitlines()[-len(families) :]
+    assert [row.split("|")[1].strip() for row in table] == families
     reports = json.loads((out / "report.json").read_text())
-    assert [r["family"] for r in reports] == ["logistic", "mlp", "svc"]
-    for family in ("logistic", "mlp", "svc"):
-        assert (out / family / "report.json").is_file() and (out / family / "model.joblib").is_file()
+    assert [r["family"] for r in reports] == families
+    for family, report in zip(families, reports, strict=True):
+        module = FAMILIES[family]
+        model = module.load(out / family / module.MODEL_FILE)
+        accuracy = np.mean(module.predict(model, digits_splits.X_test) == digits_splits.y_test)
+        assert accuracy == pytest.approx(report["test_accuracy"]), "the saved model loads back to its test accuracy"
 
 
 @pytest.fixture
@@ -214,3 +221,12 @@ def test_the_same_command_joins_a_running_cluster(tmp_path, running_cluster):
     assert result.returncode == 0, result.stderr
     assert f"cluster at {running_cluster}: 2 CPUs" in result.stdout
     assert json.loads((out / "report.json").read_text())["trials"]["completed"] == 3
+
+
+@pytest.mark.slow
+def test_asking_for_gpus_the_cluster_lacks_is_bad_input(tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("--family", "cnn", "--dataset", "digits", "--gpus-per-trial", "0.5", "--output-dir", str(out))
+    assert result.returncode == 2
+    assert "--gpus-per-trial 0.5, but the cluster has 0 GPUs" in result.stderr
+    assert not out.exists()

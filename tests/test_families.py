@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import joblib
+import shutil
+
 import numpy as np
 import pytest
 
@@ -10,23 +11,31 @@ from search.families import FAMILIES, get_family
 from search.families.base import no_report
 
 
+def quick_config(family) -> dict:
+    """The article's settings, with at most 3 epochs so that the tests stay fast."""
+    config = family.article_config(64)
+    if "epochs" in config:
+        config["epochs"] = min(config["epochs"], 3)
+    return config
+
+
 def test_unknown_family_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown family 'xgboost'; choose from logistic, mlp, svc"):
+    with pytest.raises(ValueError, match="unknown family 'xgboost'; choose from cnn, keras_mlp, logistic, mlp, svc"):
         get_family("xgboost")
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_family_trains_and_reports_validation_accuracy(name, digits_splits):
     family = FAMILIES[name]
-    config = family.article_config(digits_splits.search.X_train.shape[1])
-    assert set(config) <= family.PARAMETERS
+    assert set(family.article_config(64)) <= family.PARAMETERS
+    config = quick_config(family)
     reports = []
     model = family.train(config, digits_splits.search, reports.append, seed=0)
     assert reports, "a trial must report at least once"
-    assert all(set(r) == {"validation_accuracy", "progress"} for r in reports)
+    assert all({"validation_accuracy", "progress"} <= set(r) for r in reports)
     assert reports[-1]["progress"] == 1.0
     assert [r["progress"] for r in reports] == sorted(r["progress"] for r in reports)
-    assert reports[-1]["validation_accuracy"] > 0.85
+    assert reports[-1]["validation_accuracy"] > 0.6  # chance is 0.1
     predictions = family.predict(model, digits_splits.search.X_val)
     assert reports[-1]["validation_accuracy"] == pytest.approx(np.mean(predictions == digits_splits.search.y_val))
 
@@ -34,7 +43,7 @@ def test_family_trains_and_reports_validation_accuracy(name, digits_splits):
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_family_is_reproducible_given_the_seed(name, digits_splits):
     family = FAMILIES[name]
-    config = family.article_config(64)
+    config = quick_config(family)
     first, second = [], []
     family.train(config, digits_splits.search, first.append, seed=3)
     family.train(config, digits_splits.search, second.append, seed=3)
@@ -44,15 +53,16 @@ def test_family_is_reproducible_given_the_seed(name, digits_splits):
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_retrained_model_saves_and_loads_to_the_same_predictions(name, digits_splits, tmp_path):
     family = FAMILIES[name]
-    model = family.train(family.article_config(64), digits_splits.retrain_data(), no_report, seed=0)
+    model = family.train(quick_config(family), digits_splits.retrain_data(), no_report, seed=0)
     path = tmp_path / family.MODEL_FILE
     family.save(model, path)
-    loaded = joblib.load(path)
+    loaded = family.load(path)
     assert np.array_equal(family.predict(loaded, digits_splits.X_test), family.predict(model, digits_splits.X_test))
 
 
-def test_mlp_reports_after_every_epoch(digits_splits):
-    family = FAMILIES["mlp"]
+@pytest.mark.parametrize("name", ["mlp", "keras_mlp", "cnn"])
+def test_iterative_families_report_after_every_epoch(name, digits_splits):
+    family = FAMILIES[name]
     reports = []
     config = {**family.article_config(64), "epochs": 4}
     family.train(config, digits_splits.search, reports.append, seed=0)
@@ -63,5 +73,24 @@ def test_mlp_reports_after_every_epoch(digits_splits):
 def test_no_report_without_a_validation_split(name, digits_splits):
     family = FAMILIES[name]
     reports = []
-    family.train(family.article_config(64), digits_splits.retrain_data(), reports.append, seed=0)
+    family.train(quick_config(family), digits_splits.retrain_data(), reports.append, seed=0)
     assert reports == []
+
+
+@pytest.mark.parametrize("name", ["keras_mlp", "cnn"])
+def test_keras_family_carries_on_from_a_checkpoint(name, digits_splits, tmp_path):
+    family = FAMILIES[name]
+    config = {**family.article_config(64), "epochs": 3}
+    checkpoints = []
+
+    def keep_checkpoint(metrics, checkpoint=None):
+        copy = tmp_path / f"epoch{len(checkpoints) + 1}"
+        shutil.copytree(checkpoint, copy)
+        checkpoints.append(copy)
+
+    family.train(config, digits_splits.search, keep_checkpoint, seed=0)
+    assert len(checkpoints) == 3
+    resumed = []
+    family.train(config, digits_splits.search, lambda m, checkpoint=None: resumed.append(m), seed=0,
+                 restore_from=checkpoints[0])  # fmt: skip
+    assert [r["progress"] for r in resumed] == [pytest.approx(2 / 3), 1.0], "it carries on after epoch 1"

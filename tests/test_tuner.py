@@ -90,3 +90,19 @@ def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_pa
     failed = result.trials[result.trials["status"] == "failed"]
     assert failed["error"].str.len().min() > 0
     assert (failed["batch_size"] == 0).all()
+
+
+@pytest.mark.slow
+def test_keras_trials_report_every_epoch_with_a_checkpoint(ray_cluster, digits_splits, tmp_path):
+    space_path = tmp_path / "keras_mlp.yaml"
+    space_path.write_text("epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n")
+    space = load_space(space_path, FAMILIES["keras_mlp"].PARAMETERS)
+    result = run_search(
+        "keras_mlp", space, digits_splits.search, num_samples=2, time_budget_s=120, seed=0, cpus_per_trial=1,
+        max_concurrent=None, storage_dir=tmp_path, verbose=0,
+    )  # fmt: skip
+    trials = result.trials
+    assert (trials["status"] == "completed").all()
+    assert (trials["epochs_reported"] == trials["epochs"]).all(), "one result row per epoch"
+    checkpoints = list((tmp_path / "tune").glob("*/checkpoint_*/model.keras"))
+    assert len(checkpoints) == 2, "each trial keeps its latest checkpoint"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from search.families import logistic, mlp, svc
+from search.families import cnn, keras_mlp, logistic, mlp, svc
 from search.families.base import Family
 
-FAMILIES: dict[str, Family] = {family.NAME: family for family in (logistic, svc, mlp)}
+FAMILIES: dict[str, Family] = {family.NAME: family for family in (logistic, svc, mlp, keras_mlp, cnn)}
 
 
 def get_family(name: str) -> Family:

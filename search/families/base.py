@@ -17,7 +17,7 @@ in a trial and in the final retrain.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,12 +26,20 @@ import numpy as np
 from search.data import FitData
 from search.settings import Budget
 
-Report = Callable[[dict[str, float]], None]
-"""Called with ``{"validation_accuracy": float, "progress": float}``; ``progress`` is the share of
-the full budget done (1.0 after the last epoch), so a stopped trial says how far it got."""
+
+class Report(Protocol):
+    """What a family calls after each unit of budget.
+
+    ``metrics`` holds at least ``validation_accuracy`` and ``progress``, the share of the full
+    budget done (1.0 after the last epoch), so a stopped trial says how far it got. An iterative
+    family may pass ``checkpoint``, a folder from which ``train(..., restore_from=folder)`` carries
+    on; the folder is only valid during the call.
+    """
+
+    def __call__(self, metrics: dict[str, float], checkpoint: Path | None = None) -> None: ...
 
 
-def no_report(metrics: dict[str, float]) -> None:
+def no_report(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
     """A ``report`` that drops what it is given (the final retrain has no validation split)."""
 
 
@@ -44,6 +52,8 @@ class Family(Protocol):
     """The article's untuned test accuracy for this family on MNIST."""
     MODEL_FILE: str
     """File name of the saved retrained model."""
+    USES_GPU: bool
+    """Whether its trials take a GPU when the cluster has one."""
     MNIST_BUDGET: Budget
     """The default budget on MNIST, sized so that search and retrain fit in 30 minutes on 2 cores."""
 
@@ -51,10 +61,13 @@ class Family(Protocol):
         """The article's settings, expressed in this family's parameter names."""
         ...
 
-    def train(self, config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> Any:
+    def train(
+        self, config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None
+    ) -> Any:
         """Fit on ``data``; after each unit of budget, report validation accuracy. Returns the model.
 
-        With no validation split in ``data`` (the final retrain), ``report`` is not called.
+        With no validation split in ``data`` (the final retrain), ``report`` is not called. A family
+        that checkpoints carries on from ``restore_from``; the others start afresh.
         """
         ...
 
@@ -64,4 +77,8 @@ class Family(Protocol):
 
     def save(self, model: Any, path: Path) -> None:
         """Write the model to ``path``."""
+        ...
+
+    def load(self, path: Path) -> Any:
+        """Read a model written by ``save``."""
         ...

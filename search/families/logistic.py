@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sklearn.exceptions import ConvergenceWarning
@@ -11,12 +12,13 @@ from sklearn.linear_model import LogisticRegression
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, fit_once, predict, save
+from search.families.sklearn_model import MODEL_FILE, fit_once, load, predict, save
 from search.settings import Budget
 
 NAME = "logistic"
 PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
+USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=40, time_budget_s=10 * 60)
 
 __all__ = [
@@ -24,11 +26,13 @@ __all__ = [
     "PARAMETERS",
     "BASELINE_TEST_ACCURACY",
     "MNIST_BUDGET",
+    "USES_GPU",
     "MODEL_FILE",
     "article_config",
     "train",
     "predict",
     "save",
+    "load",
 ]
 
 
@@ -48,7 +52,9 @@ def build(config: Mapping[str, Any], seed: int) -> LogisticRegression:
     )
 
 
-def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> LogisticRegression:
+def train(
+    config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None
+) -> LogisticRegression:
     """Fit once on the training split and report validation accuracy."""
     with warnings.catch_warnings():
         # lbfgs stopping at max_iter is a budget, not an error: the search scores the result.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,12 +13,13 @@ from sklearn.neural_network import MLPClassifier
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, accuracy, predict, save
+from search.families.sklearn_model import MODEL_FILE, accuracy, load, predict, save
 from search.settings import Budget
 
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
 BASELINE_TEST_ACCURACY = 0.976
+USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=100, time_budget_s=20 * 60)
 
 __all__ = [
@@ -25,11 +27,13 @@ __all__ = [
     "PARAMETERS",
     "BASELINE_TEST_ACCURACY",
     "MNIST_BUDGET",
+    "USES_GPU",
     "MODEL_FILE",
     "article_config",
     "train",
     "predict",
     "save",
+    "load",
 ]
 
 
@@ -50,7 +54,9 @@ def build(config: Mapping[str, Any], seed: int) -> MLPClassifier:
     )
 
 
-def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> MLPClassifier:
+def train(
+    config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None
+) -> MLPClassifier:
     """Train ``epochs`` passes of adam, reporting validation accuracy after each one."""
     model = build(config, seed)
     epochs = int(config["epochs"])

@@ -35,3 +35,8 @@ def predict(model: Any, X: np.ndarray) -> np.ndarray:
 def save(model: Any, path: Path) -> None:
     """Write the fitted estimator with joblib."""
     joblib.dump(model, path)
+
+
+def load(path: Path) -> Any:
+    """An estimator written by ``save``."""
+    return joblib.load(path)

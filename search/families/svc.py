@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sklearn.svm import SVC
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, fit_once, predict, save
+from search.families.sklearn_model import MODEL_FILE, fit_once, load, predict, save
 from search.settings import Budget
 
 NAME = "svc"
 PARAMETERS = frozenset({"C", "gamma"})
 BASELINE_TEST_ACCURACY = 0.946
 KERNEL_CACHE_MB = 1000
+USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=12 * 60, search_train_samples=10_000)
 
 __all__ = [
@@ -23,11 +25,13 @@ __all__ = [
     "PARAMETERS",
     "BASELINE_TEST_ACCURACY",
     "MNIST_BUDGET",
+    "USES_GPU",
     "MODEL_FILE",
     "article_config",
     "train",
     "predict",
     "save",
+    "load",
 ]
 
 
@@ -47,6 +51,6 @@ def build(config: Mapping[str, Any], seed: int) -> SVC:
     )
 
 
-def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int) -> SVC:
+def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None) -> SVC:
     """Fit once on the training split and report validation accuracy."""
     return fit_once(build(config, seed), data, report)

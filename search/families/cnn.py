@@ -1,0 +1,74 @@
+"""A Keras convolutional network (the article's CNN: two Conv2D(32, 5x5) + MaxPool blocks,
+Dense(128), Dropout(0.2), Adam, 10 epochs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from search.data import FitData
+from search.families.base import Report
+from search.families.keras_model import MODEL_FILE, load, predict, save, train_keras
+from search.settings import Budget
+
+NAME = "cnn"
+PARAMETERS = frozenset(
+    {
+        "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "dense_units", "dropout",
+        "learning_rate", "batch_size", "epochs",
+    }
+)  # fmt: skip
+BASELINE_TEST_ACCURACY = 0.992
+USES_GPU = True
+MNIST_BUDGET = Budget(num_samples=60, time_budget_s=35 * 60)
+
+__all__ = [
+    "NAME", "PARAMETERS", "BASELINE_TEST_ACCURACY", "MNIST_BUDGET", "USES_GPU", "MODEL_FILE",
+    "article_config", "build", "train", "predict", "save", "load",
+]  # fmt: skip
+
+
+def article_config(n_features: int) -> dict[str, Any]:
+    """The article's network: 2 blocks of 32 5x5 filters, Dense(128), dropout 0.2, batch 32."""
+    return {
+        "n_blocks": 2,
+        "filters": 32,
+        "filters_growth": 1,
+        "kernel_size": 5,
+        "batch_norm": False,
+        "dense_units": 128,
+        "dropout": 0.2,
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "epochs": 10,
+    }
+
+
+def build(keras: Any, config: Mapping[str, Any], input_shape: tuple[int, ...]) -> Any:
+    """``n_blocks`` of Conv2D (``filters`` times ``filters_growth`` per block) + MaxPool, then dense."""
+    layers = [keras.Input(input_shape)]
+    side = input_shape[0]
+    filters = int(config["filters"])
+    for _ in range(int(config["n_blocks"])):
+        kernel = int(config["kernel_size"])
+        layers.append(keras.layers.Conv2D(filters, kernel, padding="same", use_bias=not config["batch_norm"]))
+        if config["batch_norm"]:
+            layers.append(keras.layers.BatchNormalization())
+        layers.append(keras.layers.Activation("relu"))
+        if side >= 2:  # the digits' 8x8 images run out of room for a third pooling
+            layers.append(keras.layers.MaxPooling2D(2))
+            side //= 2
+        filters *= int(config["filters_growth"])
+    layers += [
+        keras.layers.Flatten(),
+        keras.layers.Dense(int(config["dense_units"]), activation="relu"),
+        keras.layers.Dropout(float(config["dropout"])),
+        keras.layers.Dense(10, activation="softmax"),
+    ]
+    return keras.Sequential(layers)
+
+
+def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None) -> Any:
+    """Train on images of ``data.image_shape`` with one channel, reporting after every epoch."""
+    return train_keras(build, (*data.image_shape, 1), config, data, report, seed, restore_from)

@@ -1,0 +1,52 @@
+"""A dense Keras network (the article's Keras MLP: Dense(128, relu) + softmax, Adam, 20 epochs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from search.data import FitData
+from search.families.base import Report
+from search.families.keras_model import MODEL_FILE, load, predict, save, train_keras
+from search.settings import Budget
+
+NAME = "keras_mlp"
+PARAMETERS = frozenset({"n_layers", "units", "activation", "dropout", "learning_rate", "batch_size", "epochs"})
+BASELINE_TEST_ACCURACY = 0.977
+USES_GPU = True
+MNIST_BUDGET = Budget(num_samples=100, time_budget_s=35 * 60)
+
+__all__ = [
+    "NAME", "PARAMETERS", "BASELINE_TEST_ACCURACY", "MNIST_BUDGET", "USES_GPU", "MODEL_FILE",
+    "article_config", "build", "train", "predict", "save", "load",
+]  # fmt: skip
+
+
+def article_config(n_features: int) -> dict[str, Any]:
+    """One hidden Dense(128, relu), no dropout, Adam at Keras' default rate, batch 32, 20 epochs."""
+    return {
+        "n_layers": 1,
+        "units": 128,
+        "activation": "relu",
+        "dropout": 0.0,
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "epochs": 20,
+    }
+
+
+def build(keras: Any, config: Mapping[str, Any], input_shape: tuple[int, ...]) -> Any:
+    """``n_layers`` Dense layers of ``units``, each followed by dropout, then a softmax."""
+    layers = [keras.Input(input_shape)]
+    for _ in range(int(config["n_layers"])):
+        layers.append(keras.layers.Dense(int(config["units"]), activation=config["activation"]))
+        if float(config["dropout"]) > 0:
+            layers.append(keras.layers.Dropout(float(config["dropout"])))
+    layers.append(keras.layers.Dense(10, activation="softmax"))
+    return keras.Sequential(layers)
+
+
+def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None) -> Any:
+    """Train on flat pixel rows, reporting after every epoch."""
+    return train_keras(build, (data.X_train.shape[1],), config, data, report, seed, restore_from)

@@ -1,0 +1,114 @@
+"""What the Keras families share: TensorFlow set-up, per-epoch training and reporting, .keras files.
+
+TensorFlow is imported inside these functions only, so that a scikit-learn family never pays
+for it (nor needs it installed).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.data import FitData
+from search.families.base import Report
+
+MODEL_FILE = "model.keras"
+CHECKPOINT_MODEL = "model.keras"
+CHECKPOINT_STATE = "state.json"
+
+BuildModel = Callable[[Any, Mapping[str, Any], tuple[int, ...]], Any]
+"""``build(keras, config, input_shape)``: the family's uncompiled model."""
+
+
+def import_keras() -> Any:
+    """Keras, on a freshly cleared session, with GPU memory growth on; a clear error if missing."""
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError:
+        raise ImportError("the Keras families need TensorFlow: pip install tensorflow") from None
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass  # set by an earlier trial in this reused worker, before its runtime started
+    keras.backend.clear_session()  # a reused worker must not keep the last trial's models
+    return keras
+
+
+def train_keras(
+    build: BuildModel,
+    input_shape: tuple[int, ...],
+    config: Mapping[str, Any],
+    data: FitData,
+    report: Report,
+    seed: int,
+    restore_from: Path | None = None,
+) -> Any:
+    """Train ``config["epochs"]`` epochs of Adam; with a validation split, report after each one.
+
+    Each report carries a checkpoint (the model, optimizer state included, and the epoch count);
+    ``restore_from`` such a checkpoint carries on after its epoch.
+    """
+    keras = import_keras()
+    keras.utils.set_random_seed(seed)
+    epochs = int(config["epochs"])
+    if restore_from is not None:
+        model = keras.models.load_model(restore_from / CHECKPOINT_MODEL)
+        first_epoch = json.loads((restore_from / CHECKPOINT_STATE).read_text())["epochs_done"]
+    else:
+        model = build(keras, config, input_shape)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=float(config["learning_rate"])),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        first_epoch = 0
+    validation, callbacks = None, []
+    if data.has_validation:
+        validation = (data.X_val.reshape(-1, *input_shape), data.y_val)
+
+        def report_epoch(epoch: int, logs: dict[str, float]) -> None:
+            metrics = {
+                "validation_accuracy": float(logs["val_accuracy"]),
+                "validation_loss": float(logs["val_loss"]),
+                "progress": (epoch + 1) / epochs,
+            }
+            with tempfile.TemporaryDirectory() as folder:
+                model.save(Path(folder) / CHECKPOINT_MODEL)
+                (Path(folder) / CHECKPOINT_STATE).write_text(json.dumps({"epochs_done": epoch + 1}))
+                report(metrics, checkpoint=Path(folder))
+
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report_epoch))
+    model.fit(
+        data.X_train.reshape(-1, *input_shape),
+        data.y_train,
+        batch_size=int(config["batch_size"]),
+        epochs=epochs,
+        initial_epoch=first_epoch,
+        validation_data=validation,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return model
+
+
+def predict(model: Any, X: np.ndarray) -> np.ndarray:
+    """Class labels for flat rows ``X``: the arg-max of the softmax output."""
+    probabilities = model.predict(X.reshape(-1, *model.input_shape[1:]), batch_size=1024, verbose=0)
+    return np.argmax(probabilities, axis=1)
+
+
+def save(model: Any, path: Path) -> None:
+    """Keras' native format."""
+    model.save(path)
+
+
+def load(path: Path) -> Any:
+    """A model written by ``save``."""
+    return import_keras().models.load_model(path)
