@@ -152,7 +152,7 @@ def test_help_lists_every_family_and_option():
 def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "12",
-               "--max-concurrent", "1", "--output-dir", str(out)]  # fmt: skip
+               "--max-concurrent", "1", "--time-budget", "10m", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:
         if "trial   2/12" in line:

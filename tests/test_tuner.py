@@ -5,12 +5,18 @@ from __future__ import annotations
 import pytest
 
 from search.families import FAMILIES
+from search.pipeline import gpus_per_trial
 from search.spaces import default_space_path, load_space
 from search.tuner import max_concurrent_trials, run_search
 
 
-def search(family, digits_splits, tmp_path, **options):
-    space = load_space(default_space_path(family), FAMILIES[family].PARAMETERS)
+def search(family, digits_splits, tmp_path, space_yaml=None, **options):
+    """A quiet search on the digits: the family's own space, or ``space_yaml``."""
+    space_path = default_space_path(family)
+    if space_yaml is not None:
+        space_path = tmp_path / "space.yaml"
+        space_path.write_text(space_yaml)
+    space = load_space(space_path, FAMILIES[family].PARAMETERS)
     settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=None)
     return run_search(family, space, digits_splits.search, storage_dir=tmp_path, verbose=0, **{**settings, **options})
 
@@ -20,6 +26,12 @@ def test_concurrency_comes_from_the_clusters_cpus(ray_cluster):
     assert max_concurrent_trials(2) == 1
     assert max_concurrent_trials(0.5) == 4
     assert max_concurrent_trials(1, requested=1) == 1
+
+
+def test_gpus_per_trial_defaults_to_none_on_a_cluster_without_gpus(ray_cluster):
+    assert gpus_per_trial(None, uses_gpu=True) == 0
+    assert gpus_per_trial(None, uses_gpu=False) == 0
+    assert gpus_per_trial(0.25, uses_gpu=True) == 0.25
 
 
 @pytest.mark.slow
@@ -45,63 +57,31 @@ def test_search_is_guided_by_the_seed(ray_cluster, digits_splits, tmp_path):
     assert first.trials["C"].tolist()[1:] != pytest.approx(other.trials["C"].tolist()[1:])
 
 
+SMALL_NETWORKS = "epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n"
+
+
 @pytest.mark.slow
 def test_mlp_trials_report_every_epoch(ray_cluster, digits_splits, tmp_path):
-    space_path = tmp_path / "mlp.yaml"
-    space_path.write_text("epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n")
-    space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
-    result = run_search(
-        "mlp",
-        space,
-        digits_splits.search,
-        num_samples=3,
-        time_budget_s=120,
-        seed=0,
-        cpus_per_trial=1,
-        max_concurrent=None,
-        storage_dir=tmp_path,
-        verbose=0,
-    )
-    trials = result.trials
+    trials = search("mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=3).trials
     assert (trials["epochs_reported"] == trials["epochs"]).all()
     assert (trials["status"] == "completed").all()
 
 
 @pytest.mark.slow
 def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_path):
-    space_path = tmp_path / "mlp.yaml"
     # batch_size 0 makes scikit-learn raise inside the trial
-    space_path.write_text("batch_size: {type: categorical, choices: [0, 200]}\nepochs: {type: int, low: 1, high: 2}\n")
-    space = load_space(space_path, FAMILIES["mlp"].PARAMETERS)
-    result = run_search(
-        "mlp",
-        space,
-        digits_splits.search,
-        num_samples=6,
-        time_budget_s=120,
-        seed=0,
-        cpus_per_trial=1,
-        max_concurrent=None,
-        storage_dir=tmp_path,
-        verbose=0,
-    )
-    statuses = result.trials["status"].value_counts()
+    space = "batch_size: {type: categorical, choices: [0, 200]}\nepochs: {type: int, low: 1, high: 2}\n"
+    trials = search("mlp", digits_splits, tmp_path, space, num_samples=6).trials
+    statuses = trials["status"].value_counts()
     assert statuses.get("failed", 0) >= 1 and statuses.get("completed", 0) >= 1
-    failed = result.trials[result.trials["status"] == "failed"]
+    failed = trials[trials["status"] == "failed"]
     assert failed["error"].str.len().min() > 0
     assert (failed["batch_size"] == 0).all()
 
 
 @pytest.mark.slow
 def test_keras_trials_report_every_epoch_with_a_checkpoint(ray_cluster, digits_splits, tmp_path):
-    space_path = tmp_path / "keras_mlp.yaml"
-    space_path.write_text("epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 16, high: 32}\n")
-    space = load_space(space_path, FAMILIES["keras_mlp"].PARAMETERS)
-    result = run_search(
-        "keras_mlp", space, digits_splits.search, num_samples=2, time_budget_s=120, seed=0, cpus_per_trial=1,
-        max_concurrent=None, storage_dir=tmp_path, verbose=0,
-    )  # fmt: skip
-    trials = result.trials
+    trials = search("keras_mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=2).trials
     assert (trials["status"] == "completed").all()
     assert (trials["epochs_reported"] == trials["epochs"]).all(), "one result row per epoch"
     checkpoints = list((tmp_path / "tune").glob("*/checkpoint_*/model.keras"))

@@ -9,7 +9,11 @@ from typing import Any
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.keras_model import MODEL_FILE, load, predict, save, train_keras
+from search.families.keras_model import MODEL_FILE as MODEL_FILE
+from search.families.keras_model import load as load
+from search.families.keras_model import predict as predict
+from search.families.keras_model import save as save
+from search.families.keras_model import train_keras
 from search.settings import Budget
 
 NAME = "cnn"
@@ -22,11 +26,6 @@ PARAMETERS = frozenset(
 BASELINE_TEST_ACCURACY = 0.992
 USES_GPU = True
 MNIST_BUDGET = Budget(num_samples=60, time_budget_s=35 * 60)
-
-__all__ = [
-    "NAME", "PARAMETERS", "BASELINE_TEST_ACCURACY", "MNIST_BUDGET", "USES_GPU", "MODEL_FILE",
-    "article_config", "build", "train", "predict", "save", "load",
-]  # fmt: skip
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -12,7 +12,11 @@ from sklearn.linear_model import LogisticRegression
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, fit_once, load, predict, save
+from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
+from search.families.sklearn_model import fit_once
+from search.families.sklearn_model import load as load
+from search.families.sklearn_model import predict as predict
+from search.families.sklearn_model import save as save
 from search.settings import Budget
 
 NAME = "logistic"
@@ -20,20 +24,6 @@ PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=40, time_budget_s=10 * 60)
-
-__all__ = [
-    "NAME",
-    "PARAMETERS",
-    "BASELINE_TEST_ACCURACY",
-    "MNIST_BUDGET",
-    "USES_GPU",
-    "MODEL_FILE",
-    "article_config",
-    "train",
-    "predict",
-    "save",
-    "load",
-]
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -13,7 +13,11 @@ from sklearn.neural_network import MLPClassifier
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, accuracy, load, predict, save
+from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
+from search.families.sklearn_model import accuracy
+from search.families.sklearn_model import load as load
+from search.families.sklearn_model import predict as predict
+from search.families.sklearn_model import save as save
 from search.settings import Budget
 
 NAME = "mlp"
@@ -21,20 +25,6 @@ PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "bat
 BASELINE_TEST_ACCURACY = 0.976
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=100, time_budget_s=20 * 60)
-
-__all__ = [
-    "NAME",
-    "PARAMETERS",
-    "BASELINE_TEST_ACCURACY",
-    "MNIST_BUDGET",
-    "USES_GPU",
-    "MODEL_FILE",
-    "article_config",
-    "train",
-    "predict",
-    "save",
-    "load",
-]
 
 
 def article_config(n_features: int) -> dict[str, Any]:

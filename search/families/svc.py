@@ -10,7 +10,11 @@ from sklearn.svm import SVC
 
 from search.data import FitData
 from search.families.base import Report
-from search.families.sklearn_model import MODEL_FILE, fit_once, load, predict, save
+from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
+from search.families.sklearn_model import fit_once
+from search.families.sklearn_model import load as load
+from search.families.sklearn_model import predict as predict
+from search.families.sklearn_model import save as save
 from search.settings import Budget
 
 NAME = "svc"
@@ -19,20 +23,6 @@ BASELINE_TEST_ACCURACY = 0.946
 KERNEL_CACHE_MB = 1000
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=12 * 60, search_train_samples=10_000)
-
-__all__ = [
-    "NAME",
-    "PARAMETERS",
-    "BASELINE_TEST_ACCURACY",
-    "MNIST_BUDGET",
-    "USES_GPU",
-    "MODEL_FILE",
-    "article_config",
-    "train",
-    "predict",
-    "save",
-    "load",
-]
 
 
 def article_config(n_features: int) -> dict[str, Any]:
