@@ -19,6 +19,13 @@ def quick_config(family) -> dict:
     return config
 
 
+class Reports(list):
+    """A ``report`` that keeps the metrics it is given (and ignores checkpoints)."""
+
+    def __call__(self, metrics, checkpoint=None):
+        self.append(metrics)
+
+
 def test_unknown_family_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown family 'xgboost'; choose from cnn, keras_mlp, logistic, mlp, svc"):
         get_family("xgboost")
@@ -29,8 +36,8 @@ def test_family_trains_and_reports_validation_accuracy(name, digits_splits):
     family = FAMILIES[name]
     assert set(family.article_config(64)) <= family.PARAMETERS
     config = quick_config(family)
-    reports = []
-    model = family.train(config, digits_splits.search, reports.append, seed=0)
+    reports = Reports()
+    model = family.train(config, digits_splits.search, reports, seed=0)
     assert reports, "a trial must report at least once"
     assert all({"validation_accuracy", "progress"} <= set(r) for r in reports)
     assert reports[-1]["progress"] == 1.0
@@ -44,9 +51,9 @@ def test_family_trains_and_reports_validation_accuracy(name, digits_splits):
 def test_family_is_reproducible_given_the_seed(name, digits_splits):
     family = FAMILIES[name]
     config = quick_config(family)
-    first, second = [], []
-    family.train(config, digits_splits.search, first.append, seed=3)
-    family.train(config, digits_splits.search, second.append, seed=3)
+    first, second = Reports(), Reports()
+    family.train(config, digits_splits.search, first, seed=3)
+    family.train(config, digits_splits.search, second, seed=3)
     assert first == second
 
 
@@ -63,17 +70,17 @@ def test_retrained_model_saves_and_loads_to_the_same_predictions(name, digits_sp
 @pytest.mark.parametrize("name", ["mlp", "keras_mlp", "cnn"])
 def test_iterative_families_report_after_every_epoch(name, digits_splits):
     family = FAMILIES[name]
-    reports = []
+    reports = Reports()
     config = {**family.article_config(64), "epochs": 4}
-    family.train(config, digits_splits.search, reports.append, seed=0)
+    family.train(config, digits_splits.search, reports, seed=0)
     assert [r["progress"] for r in reports] == [0.25, 0.5, 0.75, 1.0]
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_no_report_without_a_validation_split(name, digits_splits):
     family = FAMILIES[name]
-    reports = []
-    family.train(quick_config(family), digits_splits.retrain_data(), reports.append, seed=0)
+    reports = Reports()
+    family.train(quick_config(family), digits_splits.retrain_data(), reports, seed=0)
     assert reports == []
 
 
@@ -90,7 +97,6 @@ def test_keras_family_carries_on_from_a_checkpoint(name, digits_splits, tmp_path
 
     family.train(config, digits_splits.search, keep_checkpoint, seed=0)
     assert len(checkpoints) == 3
-    resumed = []
-    family.train(config, digits_splits.search, lambda m, checkpoint=None: resumed.append(m), seed=0,
-                 restore_from=checkpoints[0])  # fmt: skip
+    resumed = Reports()
+    family.train(config, digits_splits.search, resumed, seed=0, restore_from=checkpoints[0])
     assert [r["progress"] for r in resumed] == [pytest.approx(2 / 3), 1.0], "it carries on after epoch 1"

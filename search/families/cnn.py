@@ -25,7 +25,7 @@ PARAMETERS = frozenset(
 )  # fmt: skip
 BASELINE_TEST_ACCURACY = 0.992
 USES_GPU = True
-MNIST_BUDGET = Budget(num_samples=60, time_budget_s=35 * 60)
+MNIST_BUDGET = Budget(num_samples=60, time_budget_s=30 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

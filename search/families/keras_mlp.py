@@ -19,7 +19,7 @@ NAME = "keras_mlp"
 PARAMETERS = frozenset({"n_layers", "units", "activation", "dropout", "learning_rate", "batch_size", "epochs"})
 BASELINE_TEST_ACCURACY = 0.977
 USES_GPU = True
-MNIST_BUDGET = Budget(num_samples=100, time_budget_s=35 * 60)
+MNIST_BUDGET = Budget(num_samples=100, time_budget_s=30 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:
