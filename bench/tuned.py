@@ -5,7 +5,7 @@
 Runs ``python -m search.run --family F --data-dir ... --seed S`` for each family, measures the
 whole command's wall time (Ray start, search, retrain, report), and prints a table next to the
 article's untuned figures and to bench/results/baselines.json when it exists. The run folders go to
-bench/runs/; the table to bench/results/tuned-seed<S>.md.
+bench/runs/; the table to bench/results/tuned-<families>-seed<S>.md.
 """
 
 from __future__ import annotations
@@ -73,8 +73,9 @@ def main() -> None:
     table = "\n".join(lines)
     print("\n" + table)
     (BENCH / "results").mkdir(exist_ok=True)
-    (BENCH / "results" / f"tuned-seed{args.seed}.md").write_text(
-        f"`python bench/tuned.py --data-dir DIR --families {args.families} --seed {args.seed}`\n\n{table}\n"
+    name = args.families.replace(",", "-")
+    (BENCH / "results" / f"tuned-{name}-seed{args.seed}.md").write_text(
+        f"`python bench/tuned.py --data-dir {args.data_dir} --families {args.families} --seed {args.seed}`\n\n{table}\n"
     )
 
 
