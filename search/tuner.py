@@ -7,6 +7,7 @@ CPUs it holds, and passes Ray's ``tune.report`` in as the family's ``report``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import signal
@@ -81,6 +82,7 @@ def run_trial(
     A trial that Ray Tune restarts (``--resume``, a retried failure) carries on from its last
     checkpoint when its family writes them.
     """
+    logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per saved checkpoint
     family = get_family(family_name)
     checkpoint = tune.get_checkpoint()
     with cap_threads(threads):
@@ -137,6 +139,9 @@ def run_search(
         seed=seed,
         threads=trial_cpus(cpus_per_trial),
     )
+    # Checkpoints go to the run folder on local disk: a snapshot after each one is a cheap copy, so
+    # Ray Tune's warning about frequent snapshots is noise here.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     experiment_dir = storage_dir.resolve() / TUNE_DIR_NAME
     if resume and tune.Tuner.can_restore(experiment_dir):
