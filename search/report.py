@@ -16,7 +16,9 @@ from search.tuner import SearchResult
 TRIAL_STATUSES = ("completed", "stopped_early", "failed")
 
 
-def build_report(settings: Settings, baseline: float, search: SearchResult, retrain: RetrainResult) -> dict[str, Any]:
+def build_report(
+    settings: Settings, baseline: float | None, search: SearchResult, retrain: RetrainResult
+) -> dict[str, Any]:
     """The keys of ``report.json``."""
     counts = search.trials["status"].value_counts()
     return {

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
-        splits = {s.family: _splits(dataset, s) for s in plans}
+        splits = splits_by_family(dataset, plans)
     except (BadInput, DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -278,16 +278,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _splits(dataset, settings: Settings) -> Splits:
-    splits = make_splits(
-        dataset,
-        validation_fraction=settings.validation_fraction,
-        max_train_samples=settings.max_train_samples,
-        search_train_samples=settings.search_train_samples,
-    )
-    if len(splits.search.y_val) < 10:
-        raise BadInput(f"the validation split has only {len(splits.search.y_val)} images; use more training samples")
-    return splits
+def splits_by_family(dataset, plans: list[Settings]) -> dict[str, Splits]:
+    """Each family's splits; families with the same split options share one (``--family all``)."""
+    made: dict[tuple, Splits] = {}
+    by_family = {}
+    for settings in plans:
+        options = (settings.validation_fraction, settings.max_train_samples, settings.search_train_samples)
+        if options not in made:
+            made[options] = make_splits(
+                dataset,
+                validation_fraction=settings.validation_fraction,
+                max_train_samples=settings.max_train_samples,
+                search_train_samples=settings.search_train_samples,
+            )
+            validation_size = len(made[options].search.y_val)
+            if validation_size < 10:
+                raise BadInput(f"the validation split has only {validation_size} images; use more training samples")
+        by_family[settings.family] = made[options]
+    return by_family
 
 
 if __name__ == "__main__":
