@@ -9,6 +9,7 @@ import ray
 
 from search.data import Dataset, Splits
 from search.families import get_family
+from search.fidelity import Rungs
 from search.formatting import format_config, format_duration
 from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
@@ -50,7 +51,8 @@ def run_family(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
         f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}; "
-        f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs",
+        f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs; "
+        f"{describe_scheduler(settings, family.FIDELITY)}",
         flush=True,
     )
     search = run_search(
@@ -64,6 +66,7 @@ def run_family(
         gpus_per_trial=gpus,
         max_concurrent=concurrent,
         storage_dir=run_dir,
+        rungs=Rungs(settings.scheduler, settings.reduction_factor, settings.grace_period, settings.sample_rungs),
         resume=resume,
         verbose=0 if quiet else 1,
     )
@@ -100,3 +103,11 @@ def _retrain_cpus(cpus_per_trial: float) -> int:
     """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""
     node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
     return max(math.ceil(cpus_per_trial), int(max(node_cpus, default=1)))
+
+
+def describe_scheduler(settings: Settings, fidelity: str) -> str:
+    """One phrase: what stops weak trials, and at which budgets."""
+    if settings.scheduler == "none":
+        return "no early stopping"
+    unit = "training-set sizes" if fidelity == "samples" else f"epochs from {settings.grace_period}"
+    return f"ASHA keeps the best 1/{settings.reduction_factor} at each rung ({unit})"

@@ -22,12 +22,14 @@ class ProgressPrinter(Callback):
         self.best: float | None = None
         self.last_score: dict[str, float] = {}
         self.last_progress: dict[str, float] = {}
+        self.last_budget: dict[str, str] = {}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Remember the trial's latest score."""
         if self.metric in result:
             self.last_score[trial.trial_id] = result[self.metric]
             self.last_progress[trial.trial_id] = result.get("progress", 1.0)
+            self.last_budget[trial.trial_id] = budget_reached(result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial ended normally (or was stopped)."""
@@ -37,7 +39,7 @@ class ProgressPrinter(Callback):
             return
         self.best = score if self.best is None else max(self.best, score)
         progress = self.last_progress.get(trial.trial_id, 1.0)
-        partial = "" if progress >= 1.0 else f" (stopped at {progress:.0%} of its budget)"
+        partial = "" if progress >= 1.0 else f" (stopped at {self.last_budget[trial.trial_id]})"
         self._line(trial, f"validation {score:.2%}{partial}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
@@ -53,3 +55,12 @@ class ProgressPrinter(Callback):
             f"  [{elapsed:>7}] trial {self.ended:>3}/{self.num_samples}: {outcome:<22} {config}  | best {best}",
             flush=True,
         )
+
+
+def budget_reached(result: dict) -> str:
+    """How far a trial got: epochs, training images, or a share of its budget."""
+    if "epochs_done" in result:
+        return f"epoch {result['epochs_done']}"
+    if "train_samples" in result:
+        return f"{result['train_samples']} images"
+    return f"{result.get('progress', 1.0):.0%} of its budget"

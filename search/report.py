@@ -31,7 +31,9 @@ def build_report(
         "test_samples": retrain.test_samples,
         "baseline_test_accuracy": baseline,
         "trials": {"total": len(search.trials), **{status: int(counts.get(status, 0)) for status in TRIAL_STATUSES}},
+        "scheduler": settings.scheduler,
         "search_seconds": round(search.seconds, 1),
+        "training_core_share": None if search.training_core_share is None else round(search.training_core_share, 3),
         "retrain_seconds": round(retrain.seconds, 1),
     }
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from search.data import DATASETS, DataError, Splits, load_dataset, make_splits
 from search.families import FAMILIES, get_family
+from search.fidelity import SCHEDULERS
 from search.settings import Settings, default_budget, parse_duration
 from search.spaces import default_space_path, load_space
 
@@ -110,6 +111,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the training split held out for validation during the search (default: 0.1)",
     )
     parser.add_argument(
+        "--scheduler",
+        default="asha",
+        choices=SCHEDULERS,
+        help="asha stops weak trials early: at rungs of epochs (mlp, keras_mlp, cnn) or of training-set "
+        "size (svc, logistic); none trains every trial on its full budget (default: asha)",
+    )
+    parser.add_argument(
+        "--reduction-factor",
+        type=int,
+        default=3,
+        metavar="R",
+        help="ASHA keeps the best 1/R of the trials at each rung, and rungs are R times apart (default: 3)",
+    )
+    parser.add_argument(
+        "--grace-period",
+        type=int,
+        default=1,
+        metavar="EPOCHS",
+        help="epochs every trial of mlp, keras_mlp and cnn trains before ASHA may stop it (default: 1)",
+    )
+    parser.add_argument(
+        "--sample-rungs",
+        type=int,
+        default=4,
+        metavar="K",
+        help="training-set sizes an svc or logistic trial fits on, each R times the last and ending with the "
+        "whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: 4)",
+    )
+    parser.add_argument(
         "--max-concurrent",
         type=int,
         metavar="N",
@@ -157,6 +187,11 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
     ):
         if value is not None and value < 1:
             raise BadInput(f"{option} must be at least 1 (got {value})")
+    if args.reduction_factor < 2:
+        raise BadInput(f"--reduction-factor must be at least 2 (got {args.reduction_factor})")
+    for option, value in (("--grace-period", args.grace_period), ("--sample-rungs", args.sample_rungs)):
+        if value < 1:
+            raise BadInput(f"{option} must be at least 1 (got {value})")
     if not 0.0 < args.validation_fraction < 0.5:
         raise BadInput(f"--validation-fraction must be between 0 and 0.5 (got {args.validation_fraction})")
     if args.cpus_per_trial <= 0:
@@ -183,6 +218,10 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         seed=args.seed,
         output_dir=Path("."),  # set by the caller, once the families are known
         address=args.address,
+        scheduler=args.scheduler,
+        reduction_factor=args.reduction_factor,
+        grace_period=args.grace_period,
+        sample_rungs=args.sample_rungs,
     )
 
 

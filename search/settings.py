@@ -51,6 +51,11 @@ class Settings:
     address: str | None
     gpus_per_trial: float | None = None
     """None: 1 for a family that trains on GPUs when the cluster has them, else 0."""
+    scheduler: str = "asha"
+    """``asha`` stops weak trials at rungs of their budget; ``none`` trains every trial in full."""
+    reduction_factor: int = 3
+    grace_period: int = 1
+    sample_rungs: int = 4
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``settings.json``."""

@@ -24,11 +24,23 @@ import optuna.logging
 import pandas as pd
 import ray
 from ray import tune
-from ray.tune.search.optuna import OptunaSearch
 
 from search.data import FitData
 from search.families import get_family
+from search.fidelity import (
+    DEFAULT_RUNGS,
+    EPOCHS_DONE,
+    SAMPLES,
+    TRAIN_SAMPLES,
+    TRAINING_SECONDS,
+    Rungs,
+    make_scheduler,
+    sample_sizes,
+    timed,
+    train_on_growing_subsets,
+)
 from search.progress import ProgressPrinter
+from search.searcher import MultiFidelityOptunaSearch
 from search.spaces import SearchSpace
 from search.threads import cap_threads
 
@@ -48,8 +60,11 @@ class SearchResult:
     validation_accuracy: float
     trials: pd.DataFrame
     """One row per trial: ``trial_id``, ``status``, the searched parameters, the last reported
-    ``validation_accuracy`` and ``progress``, ``epochs_reported``, ``seconds``, ``error``."""
+    ``validation_accuracy`` and ``progress``, the budget reached (``epochs_done`` or
+    ``train_samples``), ``reports``, ``seconds``, ``training_seconds``, ``error``."""
     seconds: float
+    training_core_share: float | None = None
+    """Share of the search's core-seconds (wall time x the cluster's CPUs) spent training models."""
 
 
 def trial_cpus(cpus_per_trial: float) -> int:
@@ -76,21 +91,27 @@ def run_trial(
     defaults: Mapping[str, Any],
     seed: int,
     threads: int,
+    sample_sizes: list[int],
 ) -> None:
     """One trial, inside a Ray worker: the family trains and reports through ``tune.report``.
 
-    A trial that Ray Tune restarts (``--resume``, a retried failure) carries on from its last
-    checkpoint when its family writes them.
+    A family whose budget is samples fits on growing subsets of ``sample_sizes`` rows. A trial
+    that Ray Tune restarts (``--resume``, a retried failure) carries on from its last checkpoint
+    when its family writes them.
     """
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per saved checkpoint
     family = get_family(family_name)
+    config = {**defaults, **config}
+    report = timed(report_to_tune)
     checkpoint = tune.get_checkpoint()
     with cap_threads(threads):
-        if checkpoint is None:
-            family.train({**defaults, **config}, data, report_to_tune, seed)
+        if family.FIDELITY == SAMPLES:
+            train_on_growing_subsets(family, config, data, report, seed, sample_sizes)
+        elif checkpoint is None:
+            family.train(config, data, report, seed)
         else:
             with checkpoint.as_directory() as folder:
-                family.train({**defaults, **config}, data, report_to_tune, seed, restore_from=Path(folder))
+                family.train(config, data, report, seed, restore_from=Path(folder))
 
 
 def report_to_tune(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
@@ -110,21 +131,24 @@ def run_search(
     max_concurrent: int | None,
     gpus_per_trial: float = 0,
     storage_dir: Path,
+    rungs: Rungs = DEFAULT_RUNGS,
     verbose: int = 1,
     resume: bool = False,
 ) -> SearchResult:
     """Search ``space`` for ``family_name`` on ``data``; Ray must already be initialised.
 
-    The article's settings are the first trial, so the best validation accuracy found is never
-    below theirs (when the space contains them). With ``resume``, an interrupted search saved
-    under ``storage_dir`` continues where it stopped: finished trials are kept, unfinished ones
-    run again, and the searcher keeps what it had learnt.
+    The article's settings are the first trial. ASHA (``rungs``) stops weak trials at each rung of
+    their budget; the best config is chosen among the trials that reached their full budget. With
+    ``resume``, an interrupted search saved under ``storage_dir`` continues where it stopped:
+    finished trials are kept, unfinished ones run again, and the searcher keeps what it had learnt.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     family = get_family(family_name)
     defaults = family.article_config(data.X_train.shape[1])
     first_points = [space.restrict(defaults)] if space.contains(defaults) else None
-    searcher = OptunaSearch(
+    sizes = sample_sizes(len(data.y_train), len(set(data.y_train.tolist())), rungs)
+    scheduler = make_scheduler(family.FIDELITY, rungs, max_epochs=max_epochs(space, defaults), sizes=sizes)
+    searcher = MultiFidelityOptunaSearch(
         space=space.distributions,
         metric=METRIC,
         mode="max",
@@ -138,6 +162,7 @@ def run_search(
         defaults=defaults,
         seed=seed,
         threads=trial_cpus(cpus_per_trial),
+        sample_sizes=sizes,
     )
     # Checkpoints go to the run folder on local disk: a snapshot after each one is a cheap copy, so
     # Ray Tune's warning about frequent snapshots is noise here.
@@ -151,6 +176,7 @@ def run_search(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
+                scheduler=scheduler,
                 metric=METRIC,
                 mode="max",
                 num_samples=num_samples,
@@ -180,9 +206,42 @@ def run_search(
         errors = trials["error"].dropna()
         why = f"; first error: {errors.iloc[0]}" if not errors.empty else "; raise --time-budget"
         raise RuntimeError(f"no trial reported a validation accuracy{why}")
-    best = grid.get_best_result(metric=METRIC, mode="max", scope="last")
+    best = best_result(grid)
     best_config = {**defaults, **best.config}
-    return SearchResult(best_config, float(best.metrics[METRIC]), trials, seconds)
+    share = training_core_share(trials, seconds, cpus_per_trial)
+    return SearchResult(best_config, float(best.metrics[METRIC]), trials, seconds, share)
+
+
+def max_epochs(space: SearchSpace, defaults: Mapping[str, Any]) -> int:
+    """The most epochs a trial can train: the top of the space's ``epochs``, else the article's."""
+    epochs = space.distributions.get("epochs")
+    if epochs is not None and hasattr(epochs, "high"):
+        return int(epochs.high)
+    if epochs is not None:
+        return int(max(epochs.choices))
+    return int(defaults.get("epochs", 1))
+
+
+def best_result(grid: tune.ResultGrid) -> tune.Result:
+    """The best last score among trials that reached their full budget, else among all that scored.
+
+    A trial that ASHA stopped at a small budget is not a candidate while a finished one exists:
+    its score was measured on less training than the retrain will give it.
+    """
+    scored = [r for r in grid if r.error is None and r.metrics and r.metrics.get(METRIC) is not None]
+    if not scored:
+        scored = [r for r in grid if r.metrics and r.metrics.get(METRIC) is not None]
+    finished = [r for r in scored if r.metrics.get("progress", 1.0) >= 1.0]
+    return max(finished or scored, key=lambda r: r.metrics[METRIC])
+
+
+def training_core_share(trials: pd.DataFrame, seconds: float, cpus_per_trial: float) -> float | None:
+    """Core-seconds spent inside model training, as a share of wall time x the cluster's CPUs."""
+    cluster_cpus = ray.cluster_resources().get("CPU", 0)
+    training = trials[TRAINING_SECONDS].fillna(0).sum() * cpus_per_trial
+    if seconds <= 0 or cluster_cpus <= 0:
+        return None
+    return float(min(1.0, training / (seconds * cluster_cpus)))
 
 
 class _CtrlC:
@@ -237,8 +296,11 @@ def trials_table(grid: tune.ResultGrid, parameters: list[str]) -> pd.DataFrame:
                 **{name: result.config.get(name) for name in parameters},
                 METRIC: metrics.get(METRIC),
                 "progress": progress,
-                "epochs_reported": 0 if history is None else len(history),
+                EPOCHS_DONE: metrics.get(EPOCHS_DONE),
+                TRAIN_SAMPLES: metrics.get(TRAIN_SAMPLES),
+                "reports": 0 if history is None else len(history),
                 "seconds": metrics.get("time_total_s"),
+                TRAINING_SECONDS: metrics.get(TRAINING_SECONDS),
                 "error": None if result.error is None else _one_line(result.error),
             }
         )

@@ -111,6 +111,12 @@ BAD_INPUTS = {
         "t10k-images-idx3-ubyte.gz: cannot read",
     ),
     "negative gpus": (lambda tmp, mnist: ["--family", "cnn", "--gpus-per-trial", "-1"], "must be 0 or more"),
+    "unknown scheduler": (lambda tmp, mnist: ["--family", "svc", "--scheduler", "fast"], "invalid choice: 'fast'"),
+    "reduction factor 1": (
+        lambda tmp, mnist: ["--family", "svc", "--reduction-factor", "1"],
+        "--reduction-factor must be at least 2",
+    ),
+    "no sample rungs": (lambda tmp, mnist: ["--family", "svc", "--sample-rungs", "0"], "must be at least 1 (got 0)"),
     "resume nothing": (lambda tmp, mnist: ["--resume", str(tmp)], "not a run's results folder"),
     "no family": (lambda tmp, mnist: ["--dataset", "digits"], "choose a --family"),
     "space for all": (
@@ -144,7 +150,8 @@ def test_an_existing_results_folder_is_never_overwritten(tmp_path):
 def test_help_lists_every_family_and_option():
     result = run_cli("--help", timeout=60)
     assert result.returncode == 0
-    for text in ("logistic", "svc", "mlp", "all", "--time-budget", "--data-dir", "--address", "--max-concurrent"):
+    options = ("--time-budget", "--data-dir", "--address", "--max-concurrent", "--scheduler", "--sample-rungs")
+    for text in ("logistic", "svc", "mlp", "all", *options):
         assert text in result.stdout
 
 

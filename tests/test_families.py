@@ -67,13 +67,20 @@ def test_retrained_model_saves_and_loads_to_the_same_predictions(name, digits_sp
     assert np.array_equal(family.predict(loaded, digits_splits.X_test), family.predict(model, digits_splits.X_test))
 
 
-@pytest.mark.parametrize("name", ["mlp", "keras_mlp", "cnn"])
+def test_every_family_says_what_its_budget_is_counted_in():
+    assert {name: family.FIDELITY for name, family in FAMILIES.items()} == {
+        "logistic": "samples", "svc": "samples", "mlp": "epochs", "keras_mlp": "epochs", "cnn": "epochs",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(n for n, f in FAMILIES.items() if f.FIDELITY == "epochs"))
 def test_iterative_families_report_after_every_epoch(name, digits_splits):
     family = FAMILIES[name]
     reports = Reports()
     config = {**family.article_config(64), "epochs": 4}
     family.train(config, digits_splits.search, reports, seed=0)
     assert [r["progress"] for r in reports] == [0.25, 0.5, 0.75, 1.0]
+    assert [r["epochs_done"] for r in reports] == [1, 2, 3, 4], "ASHA's rungs are counted in epochs"
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -84,10 +91,11 @@ def test_no_report_without_a_validation_split(name, digits_splits):
     assert reports == []
 
 
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
 @pytest.mark.parametrize("name", ["keras_mlp", "cnn"])
-def test_keras_family_carries_on_from_a_checkpoint(name, digits_splits, tmp_path):
+def test_keras_family_carries_on_from_a_checkpoint(name, schedule, digits_splits, tmp_path):
     family = FAMILIES[name]
-    config = {**family.article_config(64), "epochs": 3}
+    config = {**family.article_config(64), "epochs": 3, "lr_schedule": schedule}
     checkpoints = []
 
     def keep_checkpoint(metrics, checkpoint=None):
@@ -100,3 +108,15 @@ def test_keras_family_carries_on_from_a_checkpoint(name, digits_splits, tmp_path
     resumed = Reports()
     family.train(config, digits_splits.search, resumed, seed=0, restore_from=checkpoints[0])
     assert [r["progress"] for r in resumed] == [pytest.approx(2 / 3), 1.0], "it carries on after epoch 1"
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_by_the_last_epoch(digits_splits):
+    from search.families.keras_model import import_keras, learning_rate
+
+    keras = import_keras()
+    config = {"learning_rate": 1e-3, "lr_schedule": "cosine", "epochs": 4, "batch_size": 100}
+    schedule = learning_rate(keras, config, n_rows=1_000)  # 10 steps an epoch, 40 in all
+    assert float(schedule(0)) == pytest.approx(1e-3)
+    assert float(schedule(20)) == pytest.approx(5e-4)
+    assert float(schedule(40)) == pytest.approx(0.0, abs=1e-9)
+    assert learning_rate(keras, {**config, "lr_schedule": "constant"}, n_rows=1_000) == 1e-3

@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 
 from search.families import FAMILIES
+from search.fidelity import Rungs
 from search.pipeline import gpus_per_trial
 from search.spaces import default_space_path, load_space
 from search.tuner import max_concurrent_trials, run_search
+
+NO_SCHEDULER = Rungs(scheduler="none")
 
 
 def search(family, digits_splits, tmp_path, space_yaml=None, **options):
@@ -36,7 +39,7 @@ def test_gpus_per_trial_defaults_to_none_on_a_cluster_without_gpus(ray_cluster):
 
 @pytest.mark.slow
 def test_search_runs_the_articles_settings_first_and_never_ends_below_them(ray_cluster, digits_splits, tmp_path):
-    result = search("svc", digits_splits, tmp_path)
+    result = search("svc", digits_splits, tmp_path, rungs=NO_SCHEDULER)
     trials = result.trials
     assert len(trials) == 4 and (trials["status"] == "completed").all()
     article = FAMILIES["svc"].article_config(64)
@@ -62,8 +65,9 @@ SMALL_NETWORKS = "epochs: {type: int, low: 2, high: 3}\nunits: {type: int, low: 
 
 @pytest.mark.slow
 def test_mlp_trials_report_every_epoch(ray_cluster, digits_splits, tmp_path):
-    trials = search("mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=3).trials
-    assert (trials["epochs_reported"] == trials["epochs"]).all()
+    trials = search("mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=3, rungs=NO_SCHEDULER).trials
+    assert (trials["reports"] == trials["epochs"]).all()
+    assert (trials["epochs_done"] == trials["epochs"]).all()
     assert (trials["status"] == "completed").all()
 
 
@@ -81,8 +85,43 @@ def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_pa
 
 @pytest.mark.slow
 def test_keras_trials_report_every_epoch_with_a_checkpoint(ray_cluster, digits_splits, tmp_path):
-    trials = search("keras_mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=2).trials
+    trials = search("keras_mlp", digits_splits, tmp_path, SMALL_NETWORKS, num_samples=2, rungs=NO_SCHEDULER).trials
     assert (trials["status"] == "completed").all()
-    assert (trials["epochs_reported"] == trials["epochs"]).all(), "one result row per epoch"
+    assert (trials["reports"] == trials["epochs"]).all(), "one result row per epoch"
     checkpoints = list((tmp_path / "tune").glob("*/checkpoint_*/model.keras"))
     assert len(checkpoints) == 2, "each trial keeps its latest checkpoint"
+
+
+@pytest.mark.slow
+def test_asha_stops_weak_svc_trials_on_small_training_sets(ray_cluster, digits_splits, tmp_path):
+    full = len(digits_splits.search.y_train)
+    trials = search("svc", digits_splits, tmp_path, num_samples=16).trials
+    stopped = trials[trials["status"] == "stopped_early"]
+    completed = trials[trials["status"] == "completed"]
+    assert len(stopped) >= 4, "ASHA stops most of the trials at a small rung"
+    assert (stopped["train_samples"] < full).all() and (stopped["progress"] < 1).all()
+    assert (completed["train_samples"] == full).all() and len(completed) >= 1
+    assert (trials["reports"] == trials["train_samples"].map({132: 1, 396: 2, 1212: 3})).all(), "one report per size"
+
+
+@pytest.mark.slow
+def test_without_a_scheduler_every_svc_trial_fits_the_whole_split_once(ray_cluster, digits_splits, tmp_path):
+    trials = search("svc", digits_splits, tmp_path, num_samples=6, rungs=NO_SCHEDULER).trials
+    assert (trials["status"] == "completed").all()
+    assert (trials["train_samples"] == len(digits_splits.search.y_train)).all()
+    assert (trials["reports"] == 1).all()
+
+
+@pytest.mark.slow
+def test_asha_stops_mlp_trials_after_fewer_epochs(ray_cluster, digits_splits, tmp_path):
+    space = (
+        "epochs: {type: int, low: 9, high: 9}\nunits: {type: int, low: 8, high: 32}\n"
+        "learning_rate_init: {type: float, low: 1.0e-5, high: 1.0e-2, log: true}\n"
+    )
+    result = search("mlp", digits_splits, tmp_path, space, num_samples=12)
+    trials = result.trials
+    stopped = trials[trials["status"] == "stopped_early"]
+    assert len(stopped) >= 3 and (stopped["epochs_done"] < 9).all()
+    assert (trials.loc[trials["status"] == "completed", "epochs_done"] == 9).all()
+    completed_best = trials.loc[trials["status"] == "completed", "validation_accuracy"].max()
+    assert result.validation_accuracy == completed_best, "the best config is chosen among full-budget trials"

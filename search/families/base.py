@@ -52,6 +52,9 @@ class Family(Protocol):
     """The article's untuned test accuracy for this family on MNIST."""
     MODEL_FILE: str
     """File name of the saved retrained model."""
+    FIDELITY: str
+    """What a trial's budget is counted in: ``"epochs"`` (the family reports after every epoch) or
+    ``"samples"`` (the search fits it on growing subsets of the training split, see ``search.fidelity``)."""
     USES_GPU: bool
     """Whether its trials take a GPU when the cluster has one."""
     MNIST_BUDGET: Budget

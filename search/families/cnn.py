@@ -20,10 +20,11 @@ NAME = "cnn"
 PARAMETERS = frozenset(
     {
         "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "dense_units", "dropout",
-        "learning_rate", "batch_size", "epochs",
+        "learning_rate", "lr_schedule", "batch_size", "epochs",
     }
 )  # fmt: skip
 BASELINE_TEST_ACCURACY = 0.992
+FIDELITY = "epochs"
 USES_GPU = True
 MNIST_BUDGET = Budget(num_samples=60, time_budget_s=30 * 60)
 
@@ -39,6 +40,7 @@ def article_config(n_features: int) -> dict[str, Any]:
         "dense_units": 128,
         "dropout": 0.2,
         "learning_rate": 1e-3,
+        "lr_schedule": "constant",
         "batch_size": 32,
         "epochs": 10,
     }

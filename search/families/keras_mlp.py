@@ -16,8 +16,11 @@ from search.families.keras_model import train_keras
 from search.settings import Budget
 
 NAME = "keras_mlp"
-PARAMETERS = frozenset({"n_layers", "units", "activation", "dropout", "learning_rate", "batch_size", "epochs"})
+PARAMETERS = frozenset(
+    {"n_layers", "units", "activation", "dropout", "learning_rate", "lr_schedule", "batch_size", "epochs"}
+)
 BASELINE_TEST_ACCURACY = 0.977
+FIDELITY = "epochs"
 USES_GPU = True
 MNIST_BUDGET = Budget(num_samples=100, time_budget_s=30 * 60)
 
@@ -30,6 +33,7 @@ def article_config(n_features: int) -> dict[str, Any]:
         "activation": "relu",
         "dropout": 0.0,
         "learning_rate": 1e-3,
+        "lr_schedule": "constant",
         "batch_size": 32,
         "epochs": 20,
     }

@@ -7,6 +7,7 @@ for it (nor needs it installed).
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -64,7 +65,7 @@ def train_keras(
     else:
         model = build(keras, config, input_shape)
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=float(config["learning_rate"])),
+            optimizer=keras.optimizers.Adam(learning_rate=learning_rate(keras, config, len(data.y_train))),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
@@ -78,6 +79,7 @@ def train_keras(
                 "validation_accuracy": float(logs["val_accuracy"]),
                 "validation_loss": float(logs["val_loss"]),
                 "progress": (epoch + 1) / epochs,
+                "epochs_done": epoch + 1,
             }
             with tempfile.TemporaryDirectory() as folder:
                 model.save(Path(folder) / CHECKPOINT_MODEL)
@@ -96,6 +98,15 @@ def train_keras(
         verbose=0,
     )
     return model
+
+
+def learning_rate(keras: Any, config: Mapping[str, Any], n_rows: int) -> Any:
+    """Adam's rate: constant (the article's), or with ``lr_schedule: cosine`` decaying to 0 by the last epoch."""
+    rate = float(config["learning_rate"])
+    if config.get("lr_schedule", "constant") == "constant":
+        return rate
+    steps = int(config["epochs"]) * math.ceil(n_rows / int(config["batch_size"]))
+    return keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps)
 
 
 def predict(model: Any, X: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from search.settings import Budget
 NAME = "logistic"
 PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
+FIDELITY = "samples"
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=40, time_budget_s=10 * 60)
 

@@ -23,6 +23,7 @@ from search.settings import Budget
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
 BASELINE_TEST_ACCURACY = 0.976
+FIDELITY = "epochs"
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=100, time_budget_s=20 * 60)
 
@@ -56,5 +57,6 @@ def train(
         for epoch in range(1, epochs + 1):
             model.partial_fit(data.X_train, data.y_train, classes=classes)
             if data.has_validation:
-                report({"validation_accuracy": accuracy(model, data.X_val, data.y_val), "progress": epoch / epochs})
+                metrics = {"validation_accuracy": accuracy(model, data.X_val, data.y_val), "progress": epoch / epochs}
+                report({**metrics, "epochs_done": epoch})
     return model

@@ -1,0 +1,127 @@
+"""Multi-fidelity: a trial's budget grows in rungs, and ASHA stops the weak trials at each rung.
+
+A family's budget is either epochs (mlp, keras_mlp, cnn: the family reports after every epoch)
+or training samples (svc, logistic: the trial fits on growing, nested, stratified subsets of the
+search's training split, for example 1/27, 1/9, 1/3 and then all of it, and reports after each).
+Ray Tune's ASHA scheduler compares trials at the same budget and stops all but the best
+``1 / reduction_factor`` of them; the survivors go on to the next rung.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.data import FitData
+from search.families.base import Family, Report
+
+EPOCHS = "epochs"
+SAMPLES = "samples"
+SCHEDULERS = ("asha", "none")
+
+EPOCHS_DONE = "epochs_done"
+TRAIN_SAMPLES = "train_samples"
+TRAINING_SECONDS = "training_seconds"
+MIN_PER_CLASS = 10
+"""A subset smaller than this many images per class is too small to be a rung."""
+
+
+@dataclass(frozen=True)
+class Rungs:
+    """How ASHA runs: which scheduler, how hard it prunes, and where its first rung is."""
+
+    scheduler: str = "asha"
+    reduction_factor: int = 3
+    """ASHA keeps the best 1/reduction_factor of the trials at each rung; rungs are this far apart."""
+    grace_period: int = 1
+    """Epochs every trial of an epoch-budget family trains before ASHA may stop it."""
+    sample_rungs: int = 4
+    """Subset sizes a sample-budget family trains on: n / factor**(rungs - 1), ..., n / factor, n."""
+
+
+DEFAULT_RUNGS = Rungs()
+
+
+def sample_sizes(n_rows: int, n_classes: int, rungs: Rungs) -> list[int]:
+    """Subset sizes for one trial, each ``reduction_factor`` times the last, ending with all ``n_rows``.
+
+    Without a scheduler a trial fits on everything at once. Rungs smaller than ``MIN_PER_CLASS``
+    images per class are left out.
+    """
+    if rungs.scheduler == "none":
+        return [n_rows]
+    factor = rungs.reduction_factor
+    smallest = n_rows // factor ** (rungs.sample_rungs - 1)
+    sizes = [smallest * factor**k for k in range(rungs.sample_rungs - 1)]
+    return [size for size in sizes if size >= MIN_PER_CLASS * n_classes] + [n_rows]
+
+
+def nested_stratified_order(y: np.ndarray, seed: int) -> np.ndarray:
+    """A permutation of the rows whose every prefix holds each class in its share, give or take one.
+
+    Each class's rows are shuffled and spread evenly over [0, 1); sorting all rows by that
+    position interleaves the classes. The first ``k`` rows are therefore a stratified subset, and
+    the subsets of growing ``k`` are nested.
+    """
+    rng = np.random.default_rng(seed)
+    position = np.empty(len(y))
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        rng.shuffle(rows)
+        position[rows] = (np.arange(len(rows)) + rng.random()) / len(rows)
+    return np.argsort(position, kind="stable")
+
+
+def train_on_growing_subsets(
+    family: Family, config: Mapping[str, Any], data: FitData, report: Report, seed: int, sizes: list[int]
+) -> Any:
+    """Fit ``family`` on nested stratified subsets of ``sizes`` rows, reporting after each fit.
+
+    Each report's ``progress`` is the share of the training split used, and ``train_samples`` the
+    rows; a scheduler that stops the trial after a report saves the larger fits.
+    """
+    order = nested_stratified_order(data.y_train, seed)
+    n_rows = len(data.y_train)
+    model = None
+    for size in sizes:
+        rows = np.sort(order[:size])
+        subset = FitData(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, data.image_shape)
+
+        def report_size(metrics: dict[str, float], checkpoint: Path | None = None, size: int = size) -> None:
+            report({**metrics, TRAIN_SAMPLES: size, "progress": size / n_rows})
+
+        model = family.train(config, subset, report_size, seed)
+    return model
+
+
+def timed(report: Report) -> Report:
+    """``report``, with the seconds spent training so far added to every report."""
+    started = time.monotonic()
+
+    def report_with_time(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
+        report({**metrics, TRAINING_SECONDS: time.monotonic() - started}, checkpoint=checkpoint)
+
+    return report_with_time
+
+
+def make_scheduler(fidelity: str, rungs: Rungs, *, max_epochs: int, sizes: list[int]) -> Any:
+    """Ray Tune's ASHA over the family's budget unit (the metric is the Tuner's), or None for ``none``."""
+    if rungs.scheduler == "none":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    if fidelity == SAMPLES:
+        time_attr, first, last = TRAIN_SAMPLES, sizes[0], sizes[-1]
+    else:
+        time_attr, first, last = EPOCHS_DONE, min(rungs.grace_period, max_epochs), max_epochs
+    return ASHAScheduler(
+        time_attr=time_attr,
+        max_t=max(last, first),
+        grace_period=first,
+        reduction_factor=rungs.reduction_factor,
+    )

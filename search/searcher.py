@@ -1,0 +1,34 @@
+"""The Optuna searcher, told honestly how far each trial got.
+
+Ray's ``OptunaSearch`` reports every result to Optuna as an intermediate value (step: the trial's
+report count), but when a scheduler stops a trial it tells Optuna the trial is COMPLETE with its
+last, low-budget score, as if that were what the configuration reaches. Here a trial that ended
+before its full budget (``progress`` below 1) is told as PRUNED instead. Optuna's TPE then ranks
+it below every complete trial, and among pruned trials by how far they got, then by their last
+score: a configuration that lost at a rung still steers the search away from its region, without
+posing as a finished result.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import optuna
+from ray.tune.search.optuna import OptunaSearch
+
+logger = logging.getLogger(__name__)
+
+
+class MultiFidelityOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` that tells Optuna a trial stopped early is PRUNED, not COMPLETE."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
+        if error or not result or result.get("progress", 1.0) >= 1.0 or trial_id in self._completed_trials:
+            super().on_trial_complete(trial_id, result, error)
+            return
+        try:
+            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+        except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search
+            logger.warning(exc)
+        self._completed_trials.add(trial_id)

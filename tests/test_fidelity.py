@@ -1,0 +1,100 @@
+"""Budgets in rungs: training-set sizes, nested stratified subsets, and how Optuna hears of stopped trials."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+
+from search.data import FitData
+from search.fidelity import Rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
+from search.searcher import MultiFidelityOptunaSearch
+
+
+def test_sample_sizes_grow_by_the_reduction_factor_up_to_the_whole_split():
+    assert sample_sizes(47_250, 10, Rungs()) == [1_750, 5_250, 15_750, 47_250]
+    assert sample_sizes(10_000, 10, Rungs(reduction_factor=2, sample_rungs=3)) == [2_500, 5_000, 10_000]
+    assert sample_sizes(1_000, 10, Rungs(sample_rungs=1)) == [1_000]
+
+
+def test_without_a_scheduler_a_trial_fits_the_whole_split():
+    assert sample_sizes(47_250, 10, Rungs(scheduler="none")) == [47_250]
+
+
+def test_rungs_too_small_to_hold_every_class_are_left_out():
+    assert sample_sizes(1_212, 10, Rungs()) == [132, 396, 1_212]
+    assert sample_sizes(300, 10, Rungs()) == [300]
+
+
+def imbalanced_labels(n=3_000, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.choice(10, size=n, p=np.linspace(1, 3, 10) / np.linspace(1, 3, 10).sum())
+
+
+@pytest.mark.parametrize("size", [50, 111, 400, 1_000, 2_999])
+def test_every_prefix_of_the_order_is_stratified(size):
+    y = imbalanced_labels()
+    order = nested_stratified_order(y, seed=0)
+    assert sorted(order) == list(range(len(y))), "a permutation of the rows"
+    counts = np.bincount(y[order[:size]], minlength=10)
+    expected = np.bincount(y, minlength=10) * size / len(y)
+    assert np.abs(counts - expected).max() <= 1.0
+
+
+def test_the_order_depends_on_the_seed_only():
+    y = imbalanced_labels()
+    assert np.array_equal(nested_stratified_order(y, 0), nested_stratified_order(y, 0))
+    assert not np.array_equal(nested_stratified_order(y, 0), nested_stratified_order(y, 1))
+
+
+class RecordingFamily:
+    """A family that records the rows it is fitted on (each row's feature is its row number)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def train(self, config, data, report, seed, restore_from=None):
+        self.rows.append(data.X_train[:, 0].astype(int).tolist())
+        report({"validation_accuracy": 0.5, "progress": 1.0})
+
+
+def test_growing_subsets_are_nested_stratified_and_reported():
+    y = imbalanced_labels(900)
+    X = np.arange(len(y), dtype=np.float32).reshape(-1, 1)
+    data = FitData(X, y, X[:10], y[:10], (1, 1))
+    family = RecordingFamily()
+    recorded = []
+
+    def report(metrics, checkpoint=None):
+        recorded.append(metrics)
+
+    train_on_growing_subsets(family, {}, data, report, seed=0, sizes=[100, 300, 900])
+    rows = family.rows
+    assert [len(r) for r in rows] == [100, 300, 900]
+    assert set(rows[0]) < set(rows[1]) < set(rows[2]), "each subset holds the one before"
+    for subset in rows:
+        share = np.bincount(y[subset], minlength=10) / len(subset)
+        assert np.abs(share - np.bincount(y, minlength=10) / len(y)).max() < 0.02
+    assert [r["train_samples"] for r in recorded] == [100, 300, 900]
+    assert [r["progress"] for r in recorded] == pytest.approx([1 / 9, 1 / 3, 1.0])
+
+
+def test_optuna_hears_a_stopped_trial_as_pruned_and_a_finished_one_as_complete():
+    searcher = MultiFidelityOptunaSearch(
+        space={"x": optuna.distributions.FloatDistribution(0, 1)},
+        metric="validation_accuracy",
+        mode="max",
+        sampler=optuna.samplers.TPESampler(seed=0),
+    )
+    for trial_id, progress in (("stopped", 1 / 3), ("finished", 1.0)):
+        searcher.suggest(trial_id)
+        result = {"validation_accuracy": 0.9, "training_iteration": 1, "progress": progress}
+        searcher.on_trial_result(trial_id, result)
+        searcher.on_trial_complete(trial_id, result)
+    searcher.suggest("broken")
+    searcher.on_trial_complete("broken", None, error=True)
+    states = [trial.state for trial in searcher._ot_study.trials]
+    TrialState = optuna.trial.TrialState
+    assert states == [TrialState.PRUNED, TrialState.COMPLETE, TrialState.FAIL]
+    stopped = searcher._ot_study.trials[0]
+    assert stopped.intermediate_values == {1: 0.9}, "Optuna keeps how far the stopped trial got"
