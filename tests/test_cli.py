@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 
 REPORT_KEYS = {
     "family", "dataset", "best_config", "validation_accuracy", "test_accuracy", "test_accuracy_ci95",
-    "baseline_test_accuracy", "trials", "search_seconds", "retrain_seconds",
+    "baseline_test_accuracy", "trials", "scheduler", "search_seconds", "training_core_share", "retrain_seconds",
 }  # fmt: skip
 
 
@@ -35,22 +35,28 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
 def test_end_to_end_on_digits(tmp_path):
     out = tmp_path / "run"
     out.mkdir()  # an empty folder is fine
-    result = run_cli("--family", "logistic", "--dataset", "digits", "--num-samples", "4", "--output-dir", str(out))
+    result = run_cli("--family", "logistic", "--dataset", "digits", "--num-samples", "8", "--output-dir", str(out))
     assert result.returncode == 0, result.stderr
     assert "Ray dashboard: http://" in result.stdout
-    assert "trial   4/4" in result.stdout, "progress is printed while the search runs"
+    assert "trial   8/8" in result.stdout, "progress is printed while the search runs"
     assert "| logistic | digits |" in result.stdout
     for name in ("settings.json", "trials.csv", "best_config.json", "model.joblib", "report.json", "report.md"):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
     assert REPORT_KEYS <= set(report)
-    assert report["trials"] == {"total": 4, "completed": 4, "stopped_early": 0, "failed": 0}
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 8 and {"C", "max_iter", "validation_accuracy", "status", "train_samples"} <= set(trials)
+    statuses = trials["status"].value_counts()
+    assert report["trials"] == {"total": 8, "completed": statuses["completed"],
+                                "stopped_early": statuses.get("stopped_early", 0), "failed": 0}  # fmt: skip
+    stopped = trials[trials["status"] == "stopped_early"]
+    assert (stopped["train_samples"] < trials["train_samples"].max()).all(), "how far a stopped trial got"
+    assert report["scheduler"] == "asha" and 0 < report["training_core_share"] <= 1
     assert report["test_accuracy"] > 0.9
     low, high = report["test_accuracy_ci95"]
     assert low < report["test_accuracy"] < high
-    trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 4 and {"C", "max_iter", "validation_accuracy", "status"} <= set(trials.columns)
-    assert report["validation_accuracy"] == pytest.approx(trials["validation_accuracy"].max())
+    completed = trials[trials["status"] == "completed"]
+    assert report["validation_accuracy"] == pytest.approx(completed["validation_accuracy"].max())
     settings = json.loads((out / "settings.json").read_text())
     assert settings["splits"]["test"] == 450 and settings["splits"]["validation_seed"] == 0
     assert json.loads((out / "best_config.json").read_text()) == report["best_config"]

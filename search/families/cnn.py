@@ -26,7 +26,7 @@ PARAMETERS = frozenset(
 BASELINE_TEST_ACCURACY = 0.992
 FIDELITY = "epochs"
 USES_GPU = True
-MNIST_BUDGET = Budget(num_samples=60, time_budget_s=30 * 60)
+MNIST_BUDGET = Budget(num_samples=200, time_budget_s=30 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -22,7 +22,7 @@ PARAMETERS = frozenset(
 BASELINE_TEST_ACCURACY = 0.977
 FIDELITY = "epochs"
 USES_GPU = True
-MNIST_BUDGET = Budget(num_samples=100, time_budget_s=30 * 60)
+MNIST_BUDGET = Budget(num_samples=300, time_budget_s=30 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
 FIDELITY = "samples"
 USES_GPU = False
-MNIST_BUDGET = Budget(num_samples=40, time_budget_s=10 * 60)
+MNIST_BUDGET = Budget(num_samples=200, time_budget_s=10 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

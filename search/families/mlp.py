@@ -25,7 +25,7 @@ PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "bat
 BASELINE_TEST_ACCURACY = 0.976
 FIDELITY = "epochs"
 USES_GPU = False
-MNIST_BUDGET = Budget(num_samples=100, time_budget_s=20 * 60)
+MNIST_BUDGET = Budget(num_samples=300, time_budget_s=20 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -23,7 +23,7 @@ BASELINE_TEST_ACCURACY = 0.946
 KERNEL_CACHE_MB = 1000
 FIDELITY = "samples"
 USES_GPU = False
-MNIST_BUDGET = Budget(num_samples=200, time_budget_s=12 * 60, search_train_samples=10_000)
+MNIST_BUDGET = Budget(num_samples=500, time_budget_s=20 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""Time to accuracy for svc: our search against plain Ray Tune + Optuna and random search, side by side.
+
+    python bench/time_to_accuracy.py --data-dir ../shared/data/mnist --seeds 0,1,2 [--budget 1200]
+
+Runs, one after another on this machine, on the same split, the same space and the same budget:
+(a) our search as shipped (``python -m search.run --family svc``, ASHA over training-set sizes,
+then its retrain); (b) ``bench/plain_tune.py --searcher optuna``, every trial at full fidelity;
+(c) ``bench/plain_tune.py --searcher random``, for the first seed only. Each run's clock starts
+when its command starts (data loading and Ray's start are counted alike).
+
+For each run it records best-so-far validation accuracy against wall time, counting only results
+at full fidelity (a model fitted on the whole search training split): the best after 5, 10 and 20
+minutes, and the time to reach ``--target`` (a run that misses it counts as the budget). It
+prints medians over the seeds and the ratios, and (a)'s test accuracy and whole wall time, and
+writes bench/results/time-to-accuracy-svc-<dataset>.{md,json}. Run folders go to bench/runs/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CHECKPOINTS_S = (300, 600, 1200)
+
+
+def full_fidelity_curve(tune_dir: Path, started: float) -> list[tuple[float, float]]:
+    """``(seconds since start, best validation accuracy so far)`` from every full-fidelity result."""
+    points = []
+    for results in tune_dir.glob("*/result.json"):
+        for line in results.read_text().splitlines():
+            row = json.loads(line)
+            if row.get("progress", 1.0) >= 1.0 and "validation_accuracy" in row:
+                points.append((row["timestamp"] - started, row["validation_accuracy"]))
+    curve, best = [], 0.0
+    for seconds, accuracy in sorted(points):
+        if accuracy > best:
+            best = accuracy
+            curve.append((round(seconds, 1), accuracy))
+    return curve
+
+
+def best_by(curve: list[tuple[float, float]], seconds: float) -> float | None:
+    """Best validation accuracy reached within ``seconds``."""
+    reached = [accuracy for at, accuracy in curve if at <= seconds]
+    return max(reached) if reached else None
+
+
+def time_to(curve: list[tuple[float, float]], target: float, budget: float) -> float:
+    """Seconds until the best reached ``target``; the budget if it never did."""
+    return next((at for at, accuracy in curve if accuracy >= target and at <= budget), budget)
+
+
+def run(name: str, command: list[str], tune_dir: Path, target: float, budget: float) -> dict:
+    """Run ``command`` and summarise its search's curve."""
+    print("$ " + " ".join(command), flush=True)
+    started = time.time()
+    subprocess.run(command, cwd=ROOT, check=True)
+    wall = time.time() - started
+    curve = full_fidelity_curve(tune_dir, started)
+    return {
+        "run": name,
+        "curve": curve,
+        **{f"best_at_{s // 60}m": best_by(curve, s) for s in CHECKPOINTS_S},
+        "time_to_target_s": time_to(curve, target, budget),
+        "wall_s": round(wall, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="MNIST's IDX files")
+    parser.add_argument("--dataset", default="mnist", choices=["mnist", "digits"], help="digits: a quick check")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--budget", type=float, default=1200, help="search seconds for every run (default 1200)")
+    parser.add_argument("--target", type=float, default=0.98, help="validation accuracy to reach (default 0.98)")
+    args = parser.parse_args()
+    data = ["--dataset", args.dataset] + (["--data-dir", str(Path(args.data_dir).resolve())] if args.data_dir else [])
+    seeds = [int(s) for s in args.seeds.split(",")]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rows = []
+    for seed in seeds:
+        out = BENCH / "runs" / f"tta-ours-seed{seed}-{stamp}"
+        ours = [sys.executable, "-m", "search.run", "--family", "svc", *data, "--seed", str(seed),
+                "--time-budget", str(args.budget), "--quiet", "--output-dir", str(out)]  # fmt: skip
+        row = run("ours", ours, out / "tune", args.target, args.budget)
+        report = json.loads((out / "report.json").read_text())
+        row.update(seed=seed, test_accuracy=report["test_accuracy"], training_core_share=report["training_core_share"])
+        rows.append(row)
+        for searcher in ["optuna"] + (["random"] if seed == seeds[0] else []):
+            out = BENCH / "runs" / f"tta-{searcher}-seed{seed}-{stamp}"
+            plain = [sys.executable, str(BENCH / "plain_tune.py"), *data, "--searcher", searcher,
+                     "--seed", str(seed), "--time-budget", str(args.budget), "--output", str(out)]  # fmt: skip
+            rows.append({**run(f"plain-{searcher}", plain, out / "tune", args.target, args.budget), "seed": seed})
+
+    summary = summarise(rows, args)
+    command = "python bench/time_to_accuracy.py " + " ".join(sys.argv[1:])
+    table = markdown(rows, summary, command)
+    print("\n" + table)
+    results = BENCH / "results"
+    results.mkdir(exist_ok=True)
+    name = f"time-to-accuracy-svc-{args.dataset}"
+    (results / f"{name}.md").write_text(table + "\n")
+    (results / f"{name}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=2))
+
+
+def summarise(rows: list[dict], args: argparse.Namespace) -> dict:
+    """Medians over seeds for (a) and (b), and the ratios the issue asks for."""
+
+    def median(run: str, key: str) -> float | None:
+        values = [r[key] for r in rows if r["run"] == run and r[key] is not None]
+        return statistics.median(values) if values else None
+
+    ours_tta, plain_tta = median("ours", "time_to_target_s"), median("plain-optuna", "time_to_target_s")
+    return {
+        "target": args.target,
+        "budget_s": args.budget,
+        "median_time_to_target_s": {"ours": ours_tta, "plain-optuna": plain_tta},
+        "time_to_target_ratio": None if not plain_tta else round(ours_tta / plain_tta, 3),
+        "median_best_at_10m": {run: median(run, "best_at_10m") for run in ("ours", "plain-optuna")},
+        "ours_test_accuracy": [r["test_accuracy"] for r in rows if r["run"] == "ours"],
+        "ours_wall_s": [r["wall_s"] for r in rows if r["run"] == "ours"],
+    }
+
+
+def markdown(rows: list[dict], summary: dict, command: str) -> str:
+    """The runs' table and the summary, with the command that produced them."""
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.2%}"
+
+    lines = [
+        f"`{command}` (same split, space and {summary['budget_s'] / 60:g}-minute search budget for every run; "
+        f"target validation accuracy {summary['target']:.1%})",
+        "",
+        "| run | seed | best val. at 5 min | at 10 min | at 20 min | time to target | whole command "
+        "| test acc. (ours, after retrain) | training share of core-seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['run']} | {r['seed']} | {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
+            f"| {r['time_to_target_s'] / 60:.1f} min | {r['wall_s'] / 60:.1f} min | {pct(r.get('test_accuracy'))} "
+            f"| {pct(r.get('training_core_share'))} |"
+        )
+    tta = summary["median_time_to_target_s"]
+    best = summary["median_best_at_10m"]
+    lines += [
+        "",
+        f"Median time to target: ours {tta['ours'] / 60:.1f} min, plain Ray Tune + Optuna "
+        f"{tta['plain-optuna'] / 60:.1f} min (ratio {summary['time_to_target_ratio']}). Median best validation "
+        f"accuracy after 10 min: ours {pct(best['ours'])}, plain {pct(best['plain-optuna'])}.",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
