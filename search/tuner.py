@@ -100,9 +100,10 @@ def run_trial(
     when its family writes them.
     """
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per saved checkpoint
-    # A trial that ASHA stops unwinds from its last report before this worker takes the next one;
-    # TensorFlow can take more than Ray's default 2 s to do so, and the worker would be replaced.
-    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "10")
+    # A trial that ASHA stops unwinds from its last report before this worker takes the next one.
+    # TensorFlow can take more than Ray's default 2 s to do so on a busy core; then Ray fails the
+    # next trial instead of starting it, and (Ray 2.60) never frees its concurrency slot.
+    os.environ.setdefault("TUNE_FUNCTION_THREAD_TIMEOUT_S", "30")
     family = get_family(family_name)
     config = {**defaults, **config}
     report = timed(report_to_tune)
