@@ -80,6 +80,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--budget", type=float, default=1200, help="search seconds for every run (default 1200)")
     parser.add_argument("--target", type=float, default=0.98, help="validation accuracy to reach (default 0.98)")
+    parser.add_argument("--plain", action=argparse.BooleanOptionalAction, default=True, help="run (b) (default: on)")
+    parser.add_argument(
+        "--random", action=argparse.BooleanOptionalAction, default=True, help="run (c) for the first seed (default: on)"
+    )
     args = parser.parse_args()
     data = ["--dataset", args.dataset] + (["--data-dir", str(Path(args.data_dir).resolve())] if args.data_dir else [])
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -93,7 +97,7 @@ def main() -> None:
         report = json.loads((out / "report.json").read_text())
         row.update(seed=seed, test_accuracy=report["test_accuracy"], training_core_share=report["training_core_share"])
         rows.append(row)
-        for searcher in ["optuna"] + (["random"] if seed == seeds[0] else []):
+        for searcher in (["optuna"] if args.plain else []) + (["random"] if args.random and seed == seeds[0] else []):
             out = BENCH / "runs" / f"tta-{searcher}-seed{seed}-{stamp}"
             plain = [sys.executable, str(BENCH / "plain_tune.py"), *data, "--searcher", searcher,
                      "--seed", str(seed), "--time-budget", str(args.budget), "--output", str(out)]  # fmt: skip
@@ -118,11 +122,12 @@ def summarise(rows: list[dict], args: argparse.Namespace) -> dict:
         return statistics.median(values) if values else None
 
     ours_tta, plain_tta = median("ours", "time_to_target_s"), median("plain-optuna", "time_to_target_s")
+    ratio = None if not (ours_tta and plain_tta) else round(ours_tta / plain_tta, 3)
     return {
         "target": args.target,
         "budget_s": args.budget,
         "median_time_to_target_s": {"ours": ours_tta, "plain-optuna": plain_tta},
-        "time_to_target_ratio": None if not plain_tta else round(ours_tta / plain_tta, 3),
+        "time_to_target_ratio": ratio,
         "median_best_at_10m": {run: median(run, "best_at_10m") for run in ("ours", "plain-optuna")},
         "ours_test_accuracy": [r["test_accuracy"] for r in rows if r["run"] == "ours"],
         "ours_wall_s": [r["wall_s"] for r in rows if r["run"] == "ours"],
@@ -151,11 +156,12 @@ def markdown(rows: list[dict], summary: dict, command: str) -> str:
         )
     tta = summary["median_time_to_target_s"]
     best = summary["median_best_at_10m"]
+    minutes = {run: "-" if value is None else f"{value / 60:.1f} min" for run, value in tta.items()}
     lines += [
         "",
-        f"Median time to target: ours {tta['ours'] / 60:.1f} min, plain Ray Tune + Optuna "
-        f"{tta['plain-optuna'] / 60:.1f} min (ratio {summary['time_to_target_ratio']}). Median best validation "
-        f"accuracy after 10 min: ours {pct(best['ours'])}, plain {pct(best['plain-optuna'])}.",
+        f"Median time to target: ours {minutes['ours']}, plain Ray Tune + Optuna {minutes['plain-optuna']} "
+        f"(ratio {summary['time_to_target_ratio']}). Median best validation accuracy after 10 min: "
+        f"ours {pct(best['ours'])}, plain {pct(best['plain-optuna'])}.",
     ]
     return "\n".join(lines)
 
