@@ -234,7 +234,7 @@ def test_the_same_command_joins_a_running_cluster(tmp_path, running_cluster):
                      "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"cluster at {running_cluster}: 2 CPUs" in result.stdout
-    assert json.loads((out / "report.json").read_text())["trials"]["completed"] == 3
+    assert json.loads((out / "report.json").read_text())["trials"]["total"] == 3
 
 
 @pytest.mark.slow
