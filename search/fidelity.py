@@ -47,6 +47,11 @@ class Rungs:
 DEFAULT_RUNGS = Rungs()
 
 
+def reached_full_budget(metrics: Mapping[str, Any]) -> bool:
+    """Whether a trial's last report was at its full budget (``progress`` 1), not at a lower rung."""
+    return metrics.get("progress", 1.0) >= 1.0
+
+
 def sample_sizes(n_rows: int, n_classes: int, rungs: Rungs) -> list[int]:
     """Subset sizes for one trial, each ``reduction_factor`` times the last, ending with all ``n_rows``.
 
@@ -89,8 +94,11 @@ def train_on_growing_subsets(
     n_rows = len(data.y_train)
     model = None
     for size in sizes:
-        rows = np.sort(order[:size])
-        subset = FitData(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, data.image_shape)
+        if size == n_rows:
+            subset = data  # all of it: no copy
+        else:
+            rows = np.sort(order[:size])
+            subset = FitData(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, data.image_shape)
 
         def report_size(metrics: dict[str, float], checkpoint: Path | None = None, size: int = size) -> None:
             report({**metrics, TRAIN_SAMPLES: size, "progress": size / n_rows})

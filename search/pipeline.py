@@ -9,7 +9,7 @@ import ray
 
 from search.data import Dataset, Splits
 from search.families import get_family
-from search.fidelity import Rungs
+from search.fidelity import SAMPLES, Rungs
 from search.formatting import format_config, format_duration
 from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
@@ -109,5 +109,5 @@ def describe_scheduler(settings: Settings, fidelity: str) -> str:
     """One phrase: what stops weak trials, and at which budgets."""
     if settings.scheduler == "none":
         return "no early stopping"
-    unit = "training-set sizes" if fidelity == "samples" else f"epochs from {settings.grace_period}"
+    unit = "training-set sizes" if fidelity == SAMPLES else f"epochs from {settings.grace_period}"
     return f"ASHA keeps the best 1/{settings.reduction_factor} at each rung ({unit})"

@@ -7,6 +7,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from search.fidelity import reached_full_budget
 from search.formatting import format_duration, format_value
 
 
@@ -21,15 +22,13 @@ class ProgressPrinter(Callback):
         self.ended = 0
         self.best: float | None = None
         self.last_score: dict[str, float] = {}
-        self.last_progress: dict[str, float] = {}
-        self.last_budget: dict[str, str] = {}
+        self.stopped_at: dict[str, str | None] = {}
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Remember the trial's latest score."""
         if self.metric in result:
             self.last_score[trial.trial_id] = result[self.metric]
-            self.last_progress[trial.trial_id] = result.get("progress", 1.0)
-            self.last_budget[trial.trial_id] = budget_reached(result)
+            self.stopped_at[trial.trial_id] = None if reached_full_budget(result) else budget_reached(result)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial ended normally (or was stopped)."""
@@ -38,8 +37,8 @@ class ProgressPrinter(Callback):
             self._line(trial, "ended without a result")
             return
         self.best = score if self.best is None else max(self.best, score)
-        progress = self.last_progress.get(trial.trial_id, 1.0)
-        partial = "" if progress >= 1.0 else f" (stopped at {self.last_budget[trial.trial_id]})"
+        stopped_at = self.stopped_at.get(trial.trial_id)
+        partial = "" if stopped_at is None else f" (stopped at {stopped_at})"
         self._line(trial, f"validation {score:.2%}{partial}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:

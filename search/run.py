@@ -17,7 +17,7 @@ from pathlib import Path
 
 from search.data import DATASETS, DataError, Splits, load_dataset, make_splits
 from search.families import FAMILIES, get_family
-from search.fidelity import SCHEDULERS
+from search.fidelity import DEFAULT_RUNGS, SCHEDULERS
 from search.settings import Settings, default_budget, parse_duration
 from search.spaces import default_space_path, load_space
 
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scheduler",
-        default="asha",
+        default=DEFAULT_RUNGS.scheduler,
         choices=SCHEDULERS,
         help="asha stops weak trials early: at rungs of epochs (mlp, keras_mlp, cnn) or of training-set "
         "size (svc, logistic); none trains every trial on its full budget (default: asha)",
@@ -120,21 +120,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reduction-factor",
         type=int,
-        default=3,
+        default=DEFAULT_RUNGS.reduction_factor,
         metavar="R",
         help="ASHA keeps the best 1/R of the trials at each rung, and rungs are R times apart (default: 3)",
     )
     parser.add_argument(
         "--grace-period",
         type=int,
-        default=1,
+        default=DEFAULT_RUNGS.grace_period,
         metavar="EPOCHS",
         help="epochs every trial of mlp, keras_mlp and cnn trains before ASHA may stop it (default: 1)",
     )
     parser.add_argument(
         "--sample-rungs",
         type=int,
-        default=4,
+        default=DEFAULT_RUNGS.sample_rungs,
         metavar="K",
         help="training-set sizes an svc or logistic trial fits on, each R times the last and ending with the "
         "whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: 4)",

@@ -16,6 +16,8 @@ import logging
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from search.fidelity import reached_full_budget
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,7 +26,7 @@ class MultiFidelityOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
-        if error or not result or result.get("progress", 1.0) >= 1.0 or trial_id in self._completed_trials:
+        if error or not result or reached_full_budget(result) or trial_id in self._completed_trials:
             super().on_trial_complete(trial_id, result, error)
             return
         try:

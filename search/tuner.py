@@ -35,6 +35,7 @@ from search.fidelity import (
     TRAINING_SECONDS,
     Rungs,
     make_scheduler,
+    reached_full_budget,
     sample_sizes,
     timed,
     train_on_growing_subsets,
@@ -235,7 +236,7 @@ def best_result(grid: tune.ResultGrid) -> tune.Result:
     scored = [r for r in grid if r.error is None and r.metrics and r.metrics.get(METRIC) is not None]
     if not scored:
         scored = [r for r in grid if r.metrics and r.metrics.get(METRIC) is not None]
-    finished = [r for r in scored if r.metrics.get("progress", 1.0) >= 1.0]
+    finished = [r for r in scored if reached_full_budget(r.metrics)]
     return max(finished or scored, key=lambda r: r.metrics[METRIC])
 
 
@@ -289,7 +290,7 @@ def trials_table(grid: tune.ResultGrid, parameters: list[str]) -> pd.DataFrame:
         progress = metrics.get("progress")
         if result.error is not None:
             status = "failed"
-        elif progress is not None and progress >= 1.0:
+        elif progress is not None and reached_full_budget(metrics):
             status = "completed"
         else:
             status = "stopped_early"
