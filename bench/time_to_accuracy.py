@@ -12,7 +12,11 @@ For each run it records best-so-far validation accuracy against wall time, count
 at full fidelity (a model fitted on the whole search training split): the best after 5, 10 and 20
 minutes, and the time to reach ``--target`` (a run that misses it counts as the budget). It
 prints medians over the seeds and the ratios, and (a)'s test accuracy and whole wall time, and
-writes bench/results/time-to-accuracy-svc-<dataset>.{md,json}. Run folders go to bench/runs/.
+writes bench/results/time-to-accuracy-svc-<dataset>.{md,json} after every run, so a run cut short
+keeps what it measured. Run folders go to bench/runs/.
+
+``--merge FILE`` keeps the runs of an earlier results JSON of this script and does not run them
+again (matched by run and seed); the table marks them as earlier runs.
 """
 
 from __future__ import annotations
@@ -84,33 +88,43 @@ def main() -> None:
     parser.add_argument(
         "--random", action=argparse.BooleanOptionalAction, default=True, help="run (c) for the first seed (default: on)"
     )
+    parser.add_argument("--merge", type=Path, help="an earlier results JSON whose runs are kept, not run again")
     args = parser.parse_args()
     data = ["--dataset", args.dataset] + (["--data-dir", str(Path(args.data_dir).resolve())] if args.data_dir else [])
     seeds = [int(s) for s in args.seeds.split(",")]
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    rows = []
+    command = "python bench/time_to_accuracy.py " + " ".join(sys.argv[1:])
+    rows = [{**row, "earlier": True} for row in json.loads(args.merge.read_text())["runs"]] if args.merge else []
+    done = {(row["run"], row["seed"]) for row in rows}
     for seed in seeds:
-        out = BENCH / "runs" / f"tta-ours-seed{seed}-{stamp}"
-        ours = [sys.executable, "-m", "search.run", "--family", "svc", *data, "--seed", str(seed),
-                "--time-budget", str(args.budget), "--quiet", "--output-dir", str(out)]  # fmt: skip
-        row = run("ours", ours, out / "tune", args.target, args.budget)
-        report = json.loads((out / "report.json").read_text())
-        row.update(seed=seed, test_accuracy=report["test_accuracy"], training_core_share=report["training_core_share"])
-        rows.append(row)
+        if ("ours", seed) not in done:
+            out = BENCH / "runs" / f"tta-ours-seed{seed}-{stamp}"
+            ours = [sys.executable, "-m", "search.run", "--family", "svc", *data, "--seed", str(seed),
+                    "--time-budget", str(args.budget), "--quiet", "--output-dir", str(out)]  # fmt: skip
+            row = run("ours", ours, out / "tune", args.target, args.budget)
+            report = json.loads((out / "report.json").read_text())
+            row.update(seed=seed, test_accuracy=report["test_accuracy"], training_core_share=report["training_core_share"])
+            rows.append(row)
+            write_results(rows, args, command)
         for searcher in (["optuna"] if args.plain else []) + (["random"] if args.random and seed == seeds[0] else []):
+            if (f"plain-{searcher}", seed) in done:
+                continue
             out = BENCH / "runs" / f"tta-{searcher}-seed{seed}-{stamp}"
             plain = [sys.executable, str(BENCH / "plain_tune.py"), *data, "--searcher", searcher,
                      "--seed", str(seed), "--time-budget", str(args.budget), "--output", str(out)]  # fmt: skip
             rows.append({**run(f"plain-{searcher}", plain, out / "tune", args.target, args.budget), "seed": seed})
+            write_results(rows, args, command)
+    write_results(rows, args, command)
+    print("\n" + (BENCH / "results" / f"time-to-accuracy-svc-{args.dataset}.md").read_text())
 
+
+def write_results(rows: list[dict], args: argparse.Namespace, command: str) -> None:
+    """The table and the JSON so far, in bench/results/."""
     summary = summarise(rows, args)
-    command = "python bench/time_to_accuracy.py " + " ".join(sys.argv[1:])
-    table = markdown(rows, summary, command)
-    print("\n" + table)
     results = BENCH / "results"
     results.mkdir(exist_ok=True)
     name = f"time-to-accuracy-svc-{args.dataset}"
-    (results / f"{name}.md").write_text(table + "\n")
+    (results / f"{name}.md").write_text(markdown(rows, summary, command) + "\n")
     (results / f"{name}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=2))
 
 
@@ -150,7 +164,7 @@ def markdown(rows: list[dict], summary: dict, command: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['run']} | {r['seed']} | {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
+            f"| {r['run']}{' (earlier run)' if r.get('earlier') else ''} | {r['seed']} | {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
             f"| {r['time_to_target_s'] / 60:.1f} min | {r['wall_s'] / 60:.1f} min | {pct(r.get('test_accuracy'))} "
             f"| {pct(r.get('training_core_share'))} |"
         )
