@@ -172,6 +172,9 @@ def run_search(
     # Checkpoints go to the run folder on local disk: a snapshot after each one is a cheap copy, so
     # Ray Tune's warning about frequent snapshots is noise here.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # Progress is ProgressPrinter's job. Ray's newer console output prints its own "Configuration for
+    # experiment" box even at verbose=0; its classic output prints nothing at verbose=0.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     experiment_dir = storage_dir.resolve() / TUNE_DIR_NAME
     if resume and tune.Tuner.can_restore(experiment_dir):

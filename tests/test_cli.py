@@ -39,6 +39,7 @@ def test_end_to_end_on_digits(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "Ray dashboard: http://" in result.stdout
     assert "trial   8/8" in result.stdout, "progress is printed while the search runs"
+    assert "Configuration for experiment" not in result.stdout, "our progress lines, not Ray's box"
     assert "| logistic | digits |" in result.stdout
     for name in ("settings.json", "trials.csv", "best_config.json", "model.joblib", "report.json", "report.md"):
         assert (out / name).is_file(), name
@@ -74,7 +75,7 @@ def test_end_to_end_on_real_mnist_rows(tmp_path, mnist_dir):
     assert report["dataset"] == "mnist" and report["baseline_test_accuracy"] == 0.946
     assert report["test_samples"] == 17_500, "the test split never shrinks"
     assert report["test_accuracy"] > 0.8
-    assert "trial " not in result.stdout, "--quiet prints no progress"
+    assert "trial " not in result.stdout and "Configuration for experiment" not in result.stdout, "--quiet is quiet"
 
 
 @pytest.mark.slow
