@@ -29,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from search.fidelity import reached_full_budget
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CHECKPOINTS_S = (300, 600, 1200)
@@ -40,7 +42,7 @@ def full_fidelity_curve(tune_dir: Path, started: float) -> list[tuple[float, flo
     for results in tune_dir.glob("*/result.json"):
         for line in results.read_text().splitlines():
             row = json.loads(line)
-            if row.get("progress", 1.0) >= 1.0 and "validation_accuracy" in row:
+            if reached_full_budget(row) and "validation_accuracy" in row:
                 points.append((row["timestamp"] - started, row["validation_accuracy"]))
     curve, best = [], 0.0
     for seconds, accuracy in sorted(points):
@@ -103,8 +105,7 @@ def main() -> None:
                     "--time-budget", str(args.budget), "--quiet", "--output-dir", str(out)]  # fmt: skip
             row = run("ours", ours, out / "tune", args.target, args.budget)
             report = json.loads((out / "report.json").read_text())
-            row.update(seed=seed, test_accuracy=report["test_accuracy"], training_core_share=report["training_core_share"])
-            rows.append(row)
+            rows.append({**row, "seed": seed, **{k: report[k] for k in ("test_accuracy", "training_core_share")}})
             write_results(rows, args, command)
         for searcher in (["optuna"] if args.plain else []) + (["random"] if args.random and seed == seeds[0] else []):
             if (f"plain-{searcher}", seed) in done:
@@ -114,18 +115,19 @@ def main() -> None:
                      "--seed", str(seed), "--time-budget", str(args.budget), "--output", str(out)]  # fmt: skip
             rows.append({**run(f"plain-{searcher}", plain, out / "tune", args.target, args.budget), "seed": seed})
             write_results(rows, args, command)
-    write_results(rows, args, command)
-    print("\n" + (BENCH / "results" / f"time-to-accuracy-svc-{args.dataset}.md").read_text())
+    print("\n" + write_results(rows, args, command))
 
 
-def write_results(rows: list[dict], args: argparse.Namespace, command: str) -> None:
-    """The table and the JSON so far, in bench/results/."""
+def write_results(rows: list[dict], args: argparse.Namespace, command: str) -> str:
+    """Write the table and the JSON so far to bench/results/; return the table."""
     summary = summarise(rows, args)
     results = BENCH / "results"
     results.mkdir(exist_ok=True)
     name = f"time-to-accuracy-svc-{args.dataset}"
-    (results / f"{name}.md").write_text(markdown(rows, summary, command) + "\n")
+    table = markdown(rows, summary, command)
+    (results / f"{name}.md").write_text(table + "\n")
     (results / f"{name}.json").write_text(json.dumps({"summary": summary, "runs": rows}, indent=2))
+    return table
 
 
 def summarise(rows: list[dict], args: argparse.Namespace) -> dict:
@@ -164,7 +166,8 @@ def markdown(rows: list[dict], summary: dict, command: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['run']}{' (earlier run)' if r.get('earlier') else ''} | {r['seed']} | {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
+            f"| {r['run']}{' (earlier run)' if r.get('earlier') else ''} | {r['seed']} "
+            f"| {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
             f"| {r['time_to_target_s'] / 60:.1f} min | {r['wall_s'] / 60:.1f} min | {pct(r.get('test_accuracy'))} "
             f"| {pct(r.get('training_core_share'))} |"
         )
