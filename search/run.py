@@ -127,9 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grace-period",
         type=int,
-        default=DEFAULT_RUNGS.grace_period,
         metavar="EPOCHS",
-        help="epochs every trial of mlp, keras_mlp and cnn trains before ASHA may stop it (default: 1)",
+        help="epochs every trial of mlp, keras_mlp and cnn trains before ASHA may stop it "
+        "(default: 1; 3 for cnn on MNIST)",
     )
     parser.add_argument(
         "--sample-rungs",
@@ -190,7 +190,7 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
     if args.reduction_factor < 2:
         raise BadInput(f"--reduction-factor must be at least 2 (got {args.reduction_factor})")
     for option, value in (("--grace-period", args.grace_period), ("--sample-rungs", args.sample_rungs)):
-        if value < 1:
+        if value is not None and value < 1:
             raise BadInput(f"{option} must be at least 1 (got {value})")
     if not 0.0 < args.validation_fraction < 0.5:
         raise BadInput(f"--validation-fraction must be between 0 and 0.5 (got {args.validation_fraction})")
@@ -220,7 +220,7 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         address=args.address,
         scheduler=args.scheduler,
         reduction_factor=args.reduction_factor,
-        grace_period=args.grace_period,
+        grace_period=args.grace_period or budget.grace_period,
         sample_rungs=args.sample_rungs,
     )
 

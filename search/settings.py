@@ -20,6 +20,8 @@ class Budget:
     time_budget_s: float
     search_train_samples: int | None = None
     """Rows of the search's training split each trial fits on (None: all of them)."""
+    grace_period: int = 1
+    """Epochs every trial trains before ASHA may stop it (epoch-budget families)."""
 
 
 DIGITS_BUDGET = Budget(num_samples=20, time_budget_s=60)
