@@ -112,10 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--scheduler",
-        default=DEFAULT_RUNGS.scheduler,
         choices=SCHEDULERS,
         help="asha stops weak trials early: at rungs of epochs (mlp, keras_mlp, cnn) or of training-set "
-        "size (svc, logistic); none trains every trial on its full budget (default: asha)",
+        "size (svc, logistic); none trains every trial on its full budget (default: asha; none for cnn "
+        "on MNIST)",
     )
     parser.add_argument(
         "--reduction-factor",
@@ -218,7 +218,7 @@ def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
         seed=args.seed,
         output_dir=Path("."),  # set by the caller, once the families are known
         address=args.address,
-        scheduler=args.scheduler,
+        scheduler=args.scheduler or budget.scheduler,
         reduction_factor=args.reduction_factor,
         grace_period=args.grace_period or budget.grace_period,
         sample_rungs=args.sample_rungs,

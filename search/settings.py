@@ -20,6 +20,8 @@ class Budget:
     time_budget_s: float
     search_train_samples: int | None = None
     """Rows of the search's training split each trial fits on (None: all of them)."""
+    scheduler: str = "asha"
+    """``asha`` stops weak trials at rungs of their budget; ``none`` trains every trial in full."""
     grace_period: int = 1
     """Epochs every trial trains before ASHA may stop it (epoch-budget families)."""
 

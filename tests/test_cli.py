@@ -245,3 +245,20 @@ def test_asking_for_gpus_the_cluster_lacks_is_bad_input(tmp_path):
     assert result.returncode == 2
     assert "--gpus-per-trial 0.5, but the cluster has 0 GPUs" in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "family", "scheduler", "grace_period"),
+    [
+        (["--family", "cnn"], "cnn", "none", 3),
+        (["--family", "cnn", "--scheduler", "asha"], "cnn", "asha", 3),
+        (["--family", "keras_mlp"], "keras_mlp", "asha", 1),
+        (["--family", "cnn", "--dataset", "digits"], "cnn", "asha", 1),
+        (["--family", "cnn", "--scheduler", "asha", "--grace-period", "2"], "cnn", "asha", 2),
+    ],
+)
+def test_early_stopping_defaults_are_the_familys_unless_told(args, family, scheduler, grace_period):
+    from search.run import build_parser, resolve_settings
+
+    settings = resolve_settings(build_parser().parse_args(args), family)
+    assert (settings.scheduler, settings.grace_period) == (scheduler, grace_period)

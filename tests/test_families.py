@@ -120,3 +120,19 @@ def test_cosine_schedule_decays_the_learning_rate_to_zero_by_the_last_epoch(digi
     assert float(schedule(20)) == pytest.approx(5e-4)
     assert float(schedule(40)) == pytest.approx(0.0, abs=1e-9)
     assert learning_rate(keras, {**config, "lr_schedule": "constant"}, n_rows=1_000) == 1e-3
+
+
+def test_cnn_augmentation_shifts_training_images_only(digits_splits, tmp_path):
+    family = FAMILIES["cnn"]
+    plain_config = {**quick_config(family), "epochs": 2}
+    config = {**plain_config, "augment_shift": 0.15}
+    plain, shifted, again = Reports(), Reports(), Reports()
+    family.train(plain_config, digits_splits.search, plain, seed=0)
+    model = family.train(config, digits_splits.search, shifted, seed=0)
+    family.train(config, digits_splits.search, again, seed=0)
+    assert shifted != plain, "the shifts change what the network learns"
+    assert shifted == again, "and are reproducible given the seed"
+    predictions = family.predict(model, digits_splits.X_test)
+    assert np.array_equal(family.predict(model, digits_splits.X_test), predictions), "no shifts when predicting"
+    family.save(model, tmp_path / family.MODEL_FILE)
+    assert np.array_equal(family.predict(family.load(tmp_path / family.MODEL_FILE), digits_splits.X_test), predictions)
