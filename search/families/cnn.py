@@ -31,9 +31,9 @@ BATCH_NORM_MOMENTUM = 0.9
 (the ones ASHA compares) would misjudge batch normalization."""
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=30 * 60, scheduler="none", grace_period=3)
 """Every trial trains in full by default. On MNIST the networks that end best (batch normalization,
-shifted images, a cosine schedule) are behind after 1 or 3 epochs: with ASHA (rungs at 1 and 3, or 3
-and 9 epochs) the search stopped every one of them early and ended at the article's network, twice.
-With ``--scheduler asha`` the first rung is at 3 epochs."""
+shifted images, a cosine schedule) trail after a few epochs: with ASHA at 1, 3 and 9 epochs, and
+again at 3 and 9, the search stopped them early and ended at the article's network. With
+``--scheduler asha`` the first rung is at 3 epochs."""
 
 
 def article_config(n_features: int) -> dict[str, Any]:
