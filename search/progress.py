@@ -1,4 +1,5 @@
-"""A compact progress line per finished trial, instead of Ray Tune's boxes per trial."""
+"""A compact progress line per finished trial, instead of Ray Tune's boxes per trial, and a line on
+the trials still running when none has ended for a while."""
 
 from __future__ import annotations
 
@@ -10,15 +11,22 @@ from ray.tune import Callback
 from search.fidelity import reached_full_budget
 from search.formatting import format_duration, format_value
 
+HEARTBEAT_S = 120.0
+"""Seconds without a line after which the trials still running get one (a cnn trial takes minutes)."""
+
 
 class ProgressPrinter(Callback):
-    """Prints one line when a trial ends: its score, its config, and the best so far."""
+    """Prints one line when a trial ends (its score, its config, the best so far), and every
+    ``heartbeat_s`` without one, a line on how far the running trials have got."""
 
-    def __init__(self, metric: str, parameters: list[str], num_samples: int) -> None:
+    def __init__(self, metric: str, parameters: list[str], num_samples: int, heartbeat_s: float = HEARTBEAT_S) -> None:
         self.metric = metric
         self.parameters = parameters
         self.num_samples = num_samples
+        self.heartbeat_s = heartbeat_s
         self.started = time.monotonic()
+        self.last_line = self.started
+        self.running: dict[str, tuple[str, float]] = {}
         self.ended = 0
         self.best: float | None = None
         self.last_score: dict[str, float] = {}
@@ -29,6 +37,17 @@ class ProgressPrinter(Callback):
         if self.metric in result:
             self.last_score[trial.trial_id] = result[self.metric]
             self.stopped_at[trial.trial_id] = None if reached_full_budget(result) else budget_reached(result)
+            self.running[trial.trial_id] = (budget_reached(result), result[self.metric])
+
+    def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
+        """After a quiet ``heartbeat_s``: where each running trial is, and its latest score."""
+        now = time.monotonic()
+        if not self.running or now - self.last_line < self.heartbeat_s:
+            return
+        self.last_line = now
+        where = "; ".join(f"{budget} at {score:.2%}" for budget, score in self.running.values())
+        best = "-" if self.best is None else f"{self.best:.2%}"
+        print(f"  [{format_duration(now - self.started):>7}] running: {where}  | best {best}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial ended normally (or was stopped)."""
@@ -47,6 +66,8 @@ class ProgressPrinter(Callback):
 
     def _line(self, trial: Any, outcome: str) -> None:
         self.ended += 1
+        self.running.pop(trial.trial_id, None)
+        self.last_line = time.monotonic()
         config = ", ".join(f"{name}={format_value(trial.config.get(name))}" for name in self.parameters)
         best = "-" if self.best is None else f"{self.best:.2%}"
         elapsed = format_duration(time.monotonic() - self.started)

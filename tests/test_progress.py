@@ -1,0 +1,33 @@
+"""The progress lines a user watches while a search runs."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from search.progress import ProgressPrinter
+
+
+def test_a_quiet_search_says_how_far_its_running_trials_have_got(capsys):
+    printer = ProgressPrinter("validation_accuracy", ["epochs"], num_samples=4, heartbeat_s=0)
+    first, second = SimpleNamespace(trial_id="a", config={"epochs": 10}), SimpleNamespace(trial_id="b", config={})
+    printer.on_step_end(0, [])
+    assert capsys.readouterr().out == "", "nothing to say before any trial has reported"
+    printer.on_trial_result(0, [], first, {"validation_accuracy": 0.981, "progress": 0.3, "epochs_done": 3})
+    printer.on_trial_result(0, [], second, {"validation_accuracy": 0.975, "progress": 0.1, "epochs_done": 1})
+    printer.on_step_end(1, [])
+    line = capsys.readouterr().out
+    assert "running: epoch 3 at 98.10%; epoch 1 at 97.50%" in line and "| best -" in line
+    printer.on_trial_result(0, [], first, {"validation_accuracy": 0.99, "progress": 1.0, "epochs_done": 10})
+    printer.on_trial_complete(2, [], first)
+    printer.on_step_end(3, [])
+    lines = capsys.readouterr().out.splitlines()
+    assert "trial   1/4: validation 99.00%" in lines[0]
+    assert "running: epoch 1 at 97.50%  | best 99.00%" in lines[1], "a finished trial leaves the running line"
+
+
+def test_the_running_line_waits_for_a_quiet_spell(capsys):
+    printer = ProgressPrinter("validation_accuracy", [], num_samples=1)  # the default: 2 minutes
+    trial = SimpleNamespace(trial_id="a", config={})
+    printer.on_trial_result(0, [], trial, {"validation_accuracy": 0.9, "progress": 0.5, "epochs_done": 1})
+    printer.on_step_end(1, [])
+    assert capsys.readouterr().out == ""
