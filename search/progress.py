@@ -26,7 +26,8 @@ class ProgressPrinter(Callback):
         self.heartbeat_s = heartbeat_s
         self.started = time.monotonic()
         self.last_line = self.started
-        self.running: dict[str, tuple[str, float]] = {}
+        self.running: dict[str, str] = {}
+        """How far each running trial has got; its score is in ``last_score``."""
         self.ended = 0
         self.best: float | None = None
         self.last_score: dict[str, float] = {}
@@ -35,9 +36,10 @@ class ProgressPrinter(Callback):
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Remember the trial's latest score."""
         if self.metric in result:
+            budget = budget_reached(result)
             self.last_score[trial.trial_id] = result[self.metric]
-            self.stopped_at[trial.trial_id] = None if reached_full_budget(result) else budget_reached(result)
-            self.running[trial.trial_id] = (budget_reached(result), result[self.metric])
+            self.stopped_at[trial.trial_id] = None if reached_full_budget(result) else budget
+            self.running[trial.trial_id] = budget
 
     def on_step_end(self, iteration: int, trials: list, **info: Any) -> None:
         """After a quiet ``heartbeat_s``: where each running trial is, and its latest score."""
@@ -45,7 +47,7 @@ class ProgressPrinter(Callback):
         if not self.running or now - self.last_line < self.heartbeat_s:
             return
         self.last_line = now
-        where = "; ".join(f"{budget} at {score:.2%}" for budget, score in self.running.values())
+        where = "; ".join(f"{budget} at {self.last_score[trial_id]:.2%}" for trial_id, budget in self.running.items())
         best = "-" if self.best is None else f"{self.best:.2%}"
         print(f"  [{format_duration(now - self.started):>7}] running: {where}  | best {best}", flush=True)
 
