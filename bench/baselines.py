@@ -1,6 +1,6 @@
 """The article's five untuned models, on the article's split, timed on this machine.
 
-    python bench/baselines.py --data-dir ../shared/data/mnist [--only logistic,svc,mlp,keras_mlp,cnn]
+    python bench/baselines.py [--only logistic,svc,mlp,keras_mlp,cnn] [--data-dir DIR]
 
 Fits each model on the 52,500 training images, scores it on the 17,500 test images and prints
 a table (also written to bench/results/baselines.md and .json). Wall time is fit plus predict.
@@ -77,7 +77,9 @@ def run(name: str, splits, image_shape) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="folder with MNIST's IDX files")
+    parser.add_argument(
+        "--data-dir", help="folder with MNIST's IDX files (default: the files shipped with the project)"
+    )
     parser.add_argument("--only", default=",".join(ARTICLE), help="comma-separated families")
     args = parser.parse_args()
     dataset = load_mnist(args.data_dir)

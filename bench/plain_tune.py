@@ -1,6 +1,6 @@
 """The baseline searches: plain Ray Tune over SVC at full fidelity, written as Ray's documentation shows.
 
-    python bench/plain_tune.py --data-dir ../shared/data/mnist --searcher optuna --seed 0 --output DIR
+    python bench/plain_tune.py --searcher optuna --seed 0 --output DIR
 
 ``--searcher optuna``: ``OptunaSearch`` with Optuna's default sampler (TPE, seeded). ``--searcher
 random``: Ray Tune's default random search. Either way every trial fits SVC on the whole search

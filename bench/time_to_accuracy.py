@@ -1,6 +1,6 @@
 """Time to accuracy for svc: our search against plain Ray Tune + Optuna and random search, side by side.
 
-    python bench/time_to_accuracy.py --data-dir ../shared/data/mnist --seeds 0,1,2 [--budget 1200]
+    python bench/time_to_accuracy.py --seeds 0,1,2 [--budget 1200]
 
 Runs, one after another on this machine, on the same split, the same space and the same budget:
 (a) our search as shipped (``python -m search.run --family svc``, ASHA over training-set sizes,

@@ -1,11 +1,12 @@
 """Our search with its default budget, one family after another, timed as a user would time it.
 
-    python bench/tuned.py --data-dir ../shared/data/mnist [--families logistic,svc,mlp] [--seed 0]
+    python bench/tuned.py [--families logistic,svc,mlp] [--seed 0] [--data-dir DIR]
 
-Runs ``python -m search.run --family F --data-dir ... --seed S`` for each family, measures the
-whole command's wall time (Ray start, search, retrain, report), and prints a table next to the
-article's untuned figures and to bench/results/baselines.json when it exists. The run folders go to
-bench/runs/; the table to bench/results/tuned-<families>-seed<S>.md.
+Runs ``python -m search.run --family F --seed S`` for each family (on the MNIST files shipped with
+the project, or ``--data-dir``), measures the whole command's wall time (Ray start, search,
+retrain, report), and prints a table next to the article's untuned figures and to
+bench/results/baselines.json when it exists. The run folders go to bench/runs/; the table to
+bench/results/tuned-<families>-seed<S>.md.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ ROOT = BENCH.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", required=True, help="folder with MNIST's IDX files")
+    parser.add_argument(
+        "--data-dir", help="folder with MNIST's IDX files (default: the files shipped with the project)"
+    )
     parser.add_argument("--families", default="logistic,svc,mlp", help="comma-separated families")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    data_dir = f" --data-dir {args.data_dir}" if args.data_dir else ""
     baselines_file = BENCH / "results" / "baselines.json"
     here = {row["family"]: row for row in json.loads(baselines_file.read_text())} if baselines_file.exists() else {}
 
@@ -34,19 +38,10 @@ def main() -> None:
     rows = []
     for family in args.families.split(","):
         out = BENCH / "runs" / f"{family}-seed{args.seed}-{stamp}"
-        command = [
-            sys.executable,
-            "-m",
-            "search.run",
-            "--family",
-            family,
-            "--data-dir",
-            str(Path(args.data_dir).resolve()),
-            "--seed",
-            str(args.seed),
-            "--output-dir",
-            str(out),
-        ]
+        command = [sys.executable, "-m", "search.run", "--family", family, "--seed", str(args.seed)]
+        command += ["--output-dir", str(out)]
+        if args.data_dir:
+            command += ["--data-dir", str(Path(args.data_dir).resolve())]
         print("$ " + " ".join(command[1:]), flush=True)
         started = time.monotonic()
         subprocess.run(command, cwd=ROOT, check=True)
@@ -75,7 +70,7 @@ def main() -> None:
     (BENCH / "results").mkdir(exist_ok=True)
     name = args.families.replace(",", "-")
     (BENCH / "results" / f"tuned-{name}-seed{args.seed}.md").write_text(
-        f"`python bench/tuned.py --data-dir {args.data_dir} --families {args.families} --seed {args.seed}`\n\n{table}\n"
+        f"`python bench/tuned.py --families {args.families} --seed {args.seed}{data_dir}`\n\n{table}\n"
     )
 
 

@@ -1,4 +1,5 @@
-"""Load MNIST (IDX files, a local cache, or OpenML) or scikit-learn's digits, and split them.
+"""Load MNIST (the IDX files shipped with the package, or a folder of them) or scikit-learn's digits,
+and split them.
 
 The split is the article's: ``train_test_split(X / 255, y, stratify=y, random_state=0)`` over the
 70,000 images (52,500 train, 17,500 test). The search tunes on a validation split carved from the
@@ -8,8 +9,10 @@ training split; the test split stays with the driver and is scored once, after r
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,13 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+"""The published sha256 of each original (uncompressed) file; checked whenever a file is read."""
 _IDX_IMAGES_MAGIC = 2051
 _IDX_LABELS_MAGIC = 2049
 
@@ -91,9 +101,9 @@ class Splits:
         }
 
 
-def default_cache_dir() -> Path:
-    """Where a downloaded MNIST is kept: ``$SEARCH_CACHE_DIR`` or ``~/.cache/search``."""
-    return Path(os.environ.get("SEARCH_CACHE_DIR", Path.home() / ".cache" / "search"))
+def shipped_mnist_dir() -> Path:
+    """The canonical MNIST IDX files that ship inside the package (``search/datasets/mnist``)."""
+    return Path(str(files("search") / "datasets" / "mnist"))
 
 
 def load_dataset(name: str, data_dir: str | Path | None = None) -> Dataset:
@@ -116,49 +126,20 @@ def _load_digits() -> Dataset:
 def load_mnist(data_dir: str | Path | None = None) -> Dataset:
     """MNIST as 70,000 x 784: the IDX training images followed by the test images.
 
-    Looks in ``data_dir`` or ``$SEARCH_DATA_DIR`` when given (and only there), else in the local
-    cache, else downloads OpenML's ``mnist_784`` through scikit-learn and caches it.
+    Reads ``data_dir`` or ``$SEARCH_DATA_DIR`` when given, else the files shipped with the package.
+    Either way the files must be the original ones (their checksums are checked).
     """
     explicit = data_dir or os.environ.get("SEARCH_DATA_DIR")
     if explicit:
         X, y = read_idx_folder(Path(explicit))
         return _mnist(X, y, f"IDX files in {explicit}")
-
-    cache_dir = default_cache_dir()
-    cached = cache_dir / "mnist_784.npz"
-    if cached.exists():
-        with np.load(cached) as arrays:
-            return _mnist(arrays["X"], arrays["y"], f"cache {cached}")
-    if all(_find_idx(cache_dir, stem) for stem in IDX_FILES.values()):
-        X, y = read_idx_folder(cache_dir)
-        return _mnist(X, y, f"IDX files in {cache_dir}")
-
-    try:
-        X, y = _fetch_openml(cache_dir)
-    except Exception as error:  # noqa: BLE001 - any network or parse failure means "not available"
-        raise DataError(
-            "MNIST not found: no --data-dir or SEARCH_DATA_DIR given, no cache in "
-            f"{cache_dir}, and OpenML's mnist_784 could not be downloaded ({type(error).__name__}). "
-            "Point --data-dir at a folder with the four IDX files "
-            f"({', '.join(IDX_FILES.values())}, gzipped or not)."
-        ) from None
-    return _mnist(X, y, "OpenML mnist_784")
+    folder = shipped_mnist_dir()
+    X, y = read_idx_folder(folder)
+    return _mnist(X, y, f"the IDX files shipped with the package ({folder})")
 
 
 def _mnist(X: np.ndarray, y: np.ndarray, source: str) -> Dataset:
     return Dataset("mnist", (X / np.float32(255.0)).astype(np.float32), y.astype(np.int64), (28, 28), source)
-
-
-def _fetch_openml(cache_dir: Path) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import fetch_openml
-
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    X, y = fetch_openml("mnist_784", version=1, return_X_y=True, as_frame=False, data_home=str(cache_dir))
-    X, y = X.astype(np.uint8), y.astype(np.int64)
-    tmp = cache_dir / "mnist_784.tmp.npz"
-    np.savez_compressed(tmp, X=X, y=y)
-    tmp.replace(cache_dir / "mnist_784.npz")
-    return X, y
 
 
 def _find_idx(folder: Path, stem: str) -> Path | None:
@@ -172,16 +153,18 @@ def read_idx_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read the four IDX files of ``folder``: images (70000, 784) uint8 and labels (70000,)."""
     if not folder.is_dir():
         raise DataError(f"data folder {folder} does not exist")
-    paths = {}
-    for key, stem in IDX_FILES.items():
-        path = _find_idx(folder, stem)
+    paths = {stem: _find_idx(folder, stem) for stem in IDX_FILES.values()}
+    for stem, path in paths.items():
         if path is None:
             raise DataError(f"data folder {folder} has no {stem} (or {stem}.gz); it needs the four MNIST IDX files")
-        paths[key] = path
-    train_images = read_idx(paths["train_images"], _IDX_IMAGES_MAGIC)
-    train_labels = read_idx(paths["train_labels"], _IDX_LABELS_MAGIC)
-    test_images = read_idx(paths["test_images"], _IDX_IMAGES_MAGIC)
-    test_labels = read_idx(paths["test_labels"], _IDX_LABELS_MAGIC)
+    arrays = {
+        key: read_idx(
+            paths[stem], _IDX_IMAGES_MAGIC if key.endswith("images") else _IDX_LABELS_MAGIC, MNIST_SHA256[stem]
+        )
+        for key, stem in IDX_FILES.items()
+    }
+    train_images, train_labels = arrays["train_images"], arrays["train_labels"]
+    test_images, test_labels = arrays["test_images"], arrays["test_labels"]
     for images, labels, name in ((train_images, train_labels, "train"), (test_images, test_labels, "t10k")):
         if len(images) != len(labels):
             raise DataError(f"{folder}: {name} has {len(images)} images but {len(labels)} labels")
@@ -192,8 +175,8 @@ def read_idx_folder(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    """Read one IDX file (gzipped or not), checking its magic number and its length."""
+def read_idx(path: Path, expected_magic: int, expected_sha256: str | None = None) -> np.ndarray:
+    """Read one IDX file (gzipped or not), checking its magic number, its length and its checksum."""
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as handle:
@@ -215,6 +198,11 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         raise DataError(f"{path}: truncated or corrupt ({len(raw)} bytes, header says {expected})")
     if ndim == 3 and dims[1:] != [28, 28]:
         raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    if expected_sha256 is not None and hashlib.sha256(raw).hexdigest() != expected_sha256:
+        raise DataError(
+            f"{path}: not the original MNIST file (its sha256 differs from the published one); "
+            "the article's split needs the original files"
+        )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 

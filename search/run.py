@@ -28,7 +28,8 @@ EXIT_INTERRUPTED = 130
 EPILOG = """\
 examples:
   python -m search.run --family logistic --dataset digits
-  python -m search.run --family svc --data-dir ../shared/data/mnist
+  python -m search.run --family svc
+  python -m search.run --family svc --max-train-samples 5000 --time-budget 2m
   python -m search.run --family all --time-budget 10m --address auto
 """
 
@@ -76,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="folder with MNIST's four IDX files, gzipped or not (default: "
-        "$SEARCH_DATA_DIR, else the cache, else download from OpenML)",
+        help="folder with MNIST's four original IDX files, gzipped or not (default: "
+        "$SEARCH_DATA_DIR, else the files shipped with the project)",
     )
     parser.add_argument("--space", metavar="FILE", help="search space YAML file (default: spaces/<family>.yaml)")
     parser.add_argument(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-SPACES_DIR = Path(__file__).resolve().parent.parent / "spaces"
+SPACES_PACKAGE = "search.space_files"
+"""The checkout's ``spaces/`` folder, installed inside the package (``pyproject.toml``)."""
 
 _ALLOWED_KEYS = {
     "float": {"type", "low", "high", "log", "step"},
@@ -66,9 +68,14 @@ class SearchSpace:
         return {name: distribution_to_json(d) for name, d in self.distributions.items()}
 
 
+def spaces_dir() -> Path:
+    """Where the shipped spaces are: ``spaces/`` in a checkout, ``search/space_files/`` once installed."""
+    return Path(str(files(SPACES_PACKAGE)))
+
+
 def default_space_path(family: str) -> Path:
-    """``spaces/<family>.yaml``."""
-    return SPACES_DIR / f"{family}.yaml"
+    """The family's shipped space, ``spaces/<family>.yaml``."""
+    return spaces_dir() / f"{family}.yaml"
 
 
 def load_space(path: str | Path, parameters: frozenset[str]) -> SearchSpace:

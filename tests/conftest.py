@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from search.data import shipped_mnist_dir
+
 ROOT = Path(__file__).resolve().parent.parent
-MNIST_DIR = Path(os.environ.get("SEARCH_TEST_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
 
 
 @pytest.fixture(scope="session")
@@ -25,10 +25,8 @@ def ray_cluster():
 
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
-    """The real MNIST IDX files (../shared/data/mnist); nothing is downloaded in tests."""
-    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
-        pytest.fail(f"MNIST IDX files not found in {MNIST_DIR}; set SEARCH_TEST_MNIST_DIR")
-    return MNIST_DIR
+    """The real MNIST IDX files, as shipped with the package; nothing is downloaded in tests."""
+    return shipped_mnist_dir()
 
 
 @pytest.fixture(scope="session")

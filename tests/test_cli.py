@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from search.data import shipped_mnist_dir
 from search.families import FAMILIES
 from tests.conftest import ROOT
 
@@ -64,13 +65,14 @@ def test_end_to_end_on_digits(tmp_path):
 
 
 @pytest.mark.slow
-def test_end_to_end_on_real_mnist_rows(tmp_path, mnist_dir):
+def test_end_to_end_on_real_mnist_rows_with_no_data_flags(tmp_path):
     out = tmp_path / "run"
     result = run_cli(
-        "--family", "svc", "--data-dir", str(mnist_dir), "--max-train-samples", "600",
-        "--num-samples", "3", "--output-dir", str(out), "--quiet",
+        "--family", "svc", "--max-train-samples", "600", "--num-samples", "3", "--output-dir", str(out), "--quiet",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["data_source"].startswith("the IDX files shipped with the package")
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"] == "mnist" and report["baseline_test_accuracy"] == 0.946
     assert report["test_samples"] == 17_500, "the test split never shrinks"
@@ -96,10 +98,10 @@ def bad_space(tmp_path: Path) -> str:
     return str(path)
 
 
-def truncated_mnist(tmp_path: Path, mnist_dir: Path) -> str:
+def truncated_mnist(tmp_path: Path) -> str:
     folder = tmp_path / "mnist"
     folder.mkdir()
-    for path in mnist_dir.glob("*.gz"):
+    for path in shipped_mnist_dir().glob("*.gz"):
         (folder / path.name).write_bytes(path.read_bytes())
     images = folder / "t10k-images-idx3-ubyte.gz"
     images.write_bytes(images.read_bytes()[:5000])
@@ -107,37 +109,37 @@ def truncated_mnist(tmp_path: Path, mnist_dir: Path) -> str:
 
 
 BAD_INPUTS = {
-    "unknown family": (lambda tmp, mnist: ["--family", "xgboost"], "invalid choice: 'xgboost'"),
-    "bad space": (lambda tmp, mnist: ["--family", "svc", "--space", bad_space(tmp)], "log scale needs low > 0"),
-    "missing space": (lambda tmp, mnist: ["--family", "svc", "--space", str(tmp / "none.yaml")], "cannot read space"),
-    "zero samples": (lambda tmp, mnist: ["--family", "svc", "--num-samples", "0"], "must be at least 1"),
-    "bad budget": (lambda tmp, mnist: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget"),
-    "empty data dir": (lambda tmp, mnist: ["--family", "svc", "--data-dir", str(tmp)], "has no train-images"),
+    "unknown family": (lambda tmp: ["--family", "xgboost"], "invalid choice: 'xgboost'"),
+    "bad space": (lambda tmp: ["--family", "svc", "--space", bad_space(tmp)], "log scale needs low > 0"),
+    "missing space": (lambda tmp: ["--family", "svc", "--space", str(tmp / "none.yaml")], "cannot read space"),
+    "zero samples": (lambda tmp: ["--family", "svc", "--num-samples", "0"], "must be at least 1"),
+    "bad budget": (lambda tmp: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget"),
+    "empty data dir": (lambda tmp: ["--family", "svc", "--data-dir", str(tmp)], "has no train-images"),
     "truncated data": (
-        lambda tmp, mnist: ["--family", "svc", "--data-dir", truncated_mnist(tmp, mnist)],
+        lambda tmp: ["--family", "svc", "--data-dir", truncated_mnist(tmp)],
         "t10k-images-idx3-ubyte.gz: cannot read",
     ),
-    "negative gpus": (lambda tmp, mnist: ["--family", "cnn", "--gpus-per-trial", "-1"], "must be 0 or more"),
-    "unknown scheduler": (lambda tmp, mnist: ["--family", "svc", "--scheduler", "fast"], "invalid choice: 'fast'"),
+    "negative gpus": (lambda tmp: ["--family", "cnn", "--gpus-per-trial", "-1"], "must be 0 or more"),
+    "unknown scheduler": (lambda tmp: ["--family", "svc", "--scheduler", "fast"], "invalid choice: 'fast'"),
     "reduction factor 1": (
-        lambda tmp, mnist: ["--family", "svc", "--reduction-factor", "1"],
+        lambda tmp: ["--family", "svc", "--reduction-factor", "1"],
         "--reduction-factor must be at least 2",
     ),
-    "no sample rungs": (lambda tmp, mnist: ["--family", "svc", "--sample-rungs", "0"], "must be at least 1 (got 0)"),
-    "resume nothing": (lambda tmp, mnist: ["--resume", str(tmp)], "not a run's results folder"),
-    "no family": (lambda tmp, mnist: ["--dataset", "digits"], "choose a --family"),
+    "no sample rungs": (lambda tmp: ["--family", "svc", "--sample-rungs", "0"], "must be at least 1 (got 0)"),
+    "resume nothing": (lambda tmp: ["--resume", str(tmp)], "not a run's results folder"),
+    "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),
     "space for all": (
-        lambda tmp, mnist: ["--family", "all", "--space", bad_space(tmp)],
+        lambda tmp: ["--family", "all", "--space", bad_space(tmp)],
         "cannot be used with --family all",
     ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path, mnist_dir):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
     make_args, message = BAD_INPUTS[case]
     out = tmp_path / "out"
-    result = run_cli(*make_args(tmp_path, mnist_dir), "--output-dir", str(out), timeout=120)
+    result = run_cli(*make_args(tmp_path), "--output-dir", str(out), timeout=120)
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.data import DataError, Dataset, load_dataset, load_mnist, make_splits, read_idx_folder
+from search.data import DataError, Dataset, load_dataset, load_mnist, make_splits, read_idx_folder, shipped_mnist_dir
 
 
-def test_real_mnist_is_the_articles_matrix_and_split(mnist_dir):
-    dataset = load_mnist(mnist_dir)
+def test_with_no_folder_given_the_shipped_mnist_is_the_articles_matrix_and_split(monkeypatch):
+    monkeypatch.delenv("SEARCH_DATA_DIR", raising=False)
+    dataset = load_dataset("mnist")
+    assert dataset.source == f"the IDX files shipped with the package ({shipped_mnist_dir()})"
     assert dataset.X.shape == (70_000, 784) and dataset.X.dtype == np.float32
     assert 0.0 == dataset.X.min() and dataset.X.max() == 1.0
     assert np.bincount(dataset.y).tolist()[:3] == [6903, 7877, 6990]  # OpenML mnist_784's class counts
@@ -91,6 +93,15 @@ def test_truncated_file_is_named(mnist_copy):
     path = mnist_copy / "train-images-idx3-ubyte"
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(DataError, match="train-images-idx3-ubyte: truncated or corrupt"):
+        load_mnist(mnist_copy)
+
+
+def test_a_file_that_is_not_the_original_is_named(mnist_copy):
+    path = mnist_copy / "t10k-images-idx3-ubyte"
+    pixels = bytearray(path.read_bytes())
+    pixels[-1] ^= 0xFF  # one pixel of the last test image: a well-formed IDX file, but not MNIST's
+    path.write_bytes(bytes(pixels))
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte: not the original MNIST file"):
         load_mnist(mnist_copy)
 
 

@@ -8,7 +8,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from search.families import FAMILIES
-from search.spaces import SPACES_DIR, default_space_path, load_space
+from search.spaces import default_space_path, load_space, spaces_dir
 
 PARAMETERS = frozenset({"C", "gamma", "units", "batch_size"})
 
@@ -20,7 +20,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_every_family_has_a_space_file_and_no_file_lacks_a_family():
-    assert sorted(p.stem for p in SPACES_DIR.glob("*.yaml")) == sorted(FAMILIES)
+    assert sorted(p.stem for p in spaces_dir().glob("*.yaml")) == sorted(FAMILIES)
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
