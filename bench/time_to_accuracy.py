@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from search.fidelity import reached_full_budget
+from search.trial_report import VALIDATION_ACCURACY, reached_full_budget
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -42,8 +42,8 @@ def full_fidelity_curve(tune_dir: Path, started: float) -> list[tuple[float, flo
     for results in tune_dir.glob("*/result.json"):
         for line in results.read_text().splitlines():
             row = json.loads(line)
-            if reached_full_budget(row) and "validation_accuracy" in row:
-                points.append((row["timestamp"] - started, row["validation_accuracy"]))
+            if VALIDATION_ACCURACY in row and reached_full_budget(row):
+                points.append((row["timestamp"] - started, row[VALIDATION_ACCURACY]))
     curve, best = [], 0.0
     for seconds, accuracy in sorted(points):
         if accuracy > best:

@@ -1,30 +1,53 @@
-"""Start a local Ray, or join a running cluster, and say where its dashboard is."""
+"""Start a local Ray, or join a running cluster; say where its dashboard is and what it holds."""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
-from pathlib import Path
+from dataclasses import dataclass
+
+from search.environment import prepare_ray_auth
 
 LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
-AUTH_TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
 
-def start_ray(address: str | None) -> float:
-    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL.
+@dataclass(frozen=True)
+class ClusterResources:
+    """What the cluster holds, read once after Ray starts and passed down as a value."""
 
-    Returns the cluster's GPUs.
+    cpus: float
+    gpus: float
+    largest_node_cpus: float
 
-    Ray 2.59+ starts local clusters (``ray start`` too) with token authentication, but a driver
-    that joins one by address sends no token unless ``RAY_AUTH_MODE=token``, which Ray reads when
-    it is imported. So when a token is at hand and the variable is unset, it is set here, before
-    Ray is imported.
-    """
+    def max_concurrent_trials(
+        self, cpus_per_trial: float, gpus_per_trial: float = 0, requested: int | None = None
+    ) -> int:
+        """Trials at once: as many as the CPUs (and GPUs) hold, unless ``requested`` says otherwise."""
+        if requested is not None:
+            return requested
+        fits = self.cpus // cpus_per_trial
+        if gpus_per_trial > 0:
+            fits = min(fits, self.gpus // gpus_per_trial)
+        return max(1, int(fits))
+
+    def gpus_per_trial(self, requested: float | None, uses_gpu: bool) -> float:
+        """``requested``, or 1 for a family that trains on GPUs when the cluster has any, else 0."""
+        if requested is not None:
+            return requested
+        return 1.0 if uses_gpu and self.gpus > 0 else 0.0
+
+    def retrain_cpus(self, cpus_per_trial: float) -> int:
+        """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""
+        return max(math.ceil(cpus_per_trial), int(self.largest_node_cpus) or 1)
+
+
+def start_ray(address: str | None) -> ClusterResources:
+    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size."""
     if address and "ray" in sys.modules and "RAY_AUTH_MODE" not in os.environ:
         raise RuntimeError("start_ray must run before ray is imported")
-    if address and "RAY_AUTH_MODE" not in os.environ and _auth_token_available():
-        os.environ["RAY_AUTH_MODE"] = "token"
+    prepare_ray_auth(address)
     import ray
 
     if address:
@@ -37,13 +60,18 @@ def start_ray(address: str | None) -> float:
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
             logging_level=logging.WARNING,
         )
-    resources = ray.cluster_resources()
+    resources = read_resources()
     where = f"cluster at {address}" if address else "local Ray"
-    print(f"{where}: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs", flush=True)
+    print(f"{where}: {resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)
     if context.dashboard_url:
         print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
-    return resources.get("GPU", 0)
+    return resources
 
 
-def _auth_token_available() -> bool:
-    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")) or AUTH_TOKEN_FILE.is_file()
+def read_resources() -> ClusterResources:
+    """The running Ray cluster's CPUs and GPUs, and the CPUs of its biggest live node."""
+    import ray
+
+    total = ray.cluster_resources()
+    node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
+    return ClusterResources(total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0))

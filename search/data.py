@@ -18,7 +18,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from search.errors import InputError
+
 DATASETS = ("mnist", "digits")
+DEFAULT_VALIDATION_FRACTION = 0.1
+"""Share of the training split held out for validation during the search."""
 ARTICLE_SPLIT_SEED = 0
 VALIDATION_SEED = 0
 SUBSET_SEED = 0
@@ -40,7 +44,7 @@ _IDX_IMAGES_MAGIC = 2051
 _IDX_LABELS_MAGIC = 2049
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """The data cannot be found or read; the message says where and what to do."""
 
 
@@ -208,7 +212,7 @@ def read_idx(path: Path, expected_magic: int, expected_sha256: str | None = None
 
 def make_splits(
     dataset: Dataset,
-    validation_fraction: float = 0.1,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
     max_train_samples: int | None = None,
     search_train_samples: int | None = None,
 ) -> Splits:

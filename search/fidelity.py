@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +19,15 @@ import numpy as np
 
 from search.data import FitData
 from search.families.base import Family, Report
+from search.settings import Rungs
+from search.spaces import SearchSpace
+from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, TrialReport
 
 EPOCHS = "epochs"
 SAMPLES = "samples"
-SCHEDULERS = ("asha", "none")
 
-EPOCHS_DONE = "epochs_done"
-TRAIN_SAMPLES = "train_samples"
-TRAINING_SECONDS = "training_seconds"
 MIN_PER_CLASS = 10
 """A subset smaller than this many images per class is too small to be a rung."""
-
-
-@dataclass(frozen=True)
-class Rungs:
-    """How ASHA runs: which scheduler, how hard it prunes, and where its first rung is."""
-
-    scheduler: str = "asha"
-    reduction_factor: int = 3
-    """ASHA keeps the best 1/reduction_factor of the trials at each rung; rungs are this far apart."""
-    grace_period: int = 1
-    """Epochs every trial of an epoch-budget family trains before ASHA may stop it."""
-    sample_rungs: int = 4
-    """Subset sizes a sample-budget family trains on: n / factor**(rungs - 1), ..., n / factor, n."""
-
-
-DEFAULT_RUNGS = Rungs()
-
-
-def reached_full_budget(metrics: Mapping[str, Any]) -> bool:
-    """Whether a trial's last report was at its full budget (``progress`` 1), not at a lower rung."""
-    return metrics.get("progress", 1.0) >= 1.0
 
 
 def sample_sizes(n_rows: int, n_classes: int, rungs: Rungs) -> list[int]:
@@ -58,7 +36,7 @@ def sample_sizes(n_rows: int, n_classes: int, rungs: Rungs) -> list[int]:
     Without a scheduler a trial fits on everything at once. Rungs smaller than ``MIN_PER_CLASS``
     images per class are left out.
     """
-    if rungs.scheduler == "none":
+    if not rungs.stop_early:
         return [n_rows]
     factor = rungs.reduction_factor
     smallest = n_rows // factor ** (rungs.sample_rungs - 1)
@@ -100,8 +78,8 @@ def train_on_growing_subsets(
             rows = np.sort(order[:size])
             subset = FitData(data.X_train[rows], data.y_train[rows], data.X_val, data.y_val, data.image_shape)
 
-        def report_size(metrics: dict[str, float], checkpoint: Path | None = None, size: int = size) -> None:
-            report({**metrics, TRAIN_SAMPLES: size, "progress": size / n_rows})
+        def report_size(trial_report: TrialReport, checkpoint: Path | None = None, size: int = size) -> None:
+            report(replace(trial_report, train_samples=size, progress=size / n_rows), checkpoint)
 
         model = family.train(config, subset, report_size, seed)
     return model
@@ -111,25 +89,38 @@ def timed(report: Report) -> Report:
     """``report``, with the seconds spent training so far added to every report."""
     started = time.monotonic()
 
-    def report_with_time(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
-        report({**metrics, TRAINING_SECONDS: time.monotonic() - started}, checkpoint=checkpoint)
+    def report_with_time(trial_report: TrialReport, checkpoint: Path | None = None) -> None:
+        report(replace(trial_report, training_seconds=time.monotonic() - started), checkpoint=checkpoint)
 
     return report_with_time
 
 
-def make_scheduler(fidelity: str, rungs: Rungs, *, max_epochs: int, sizes: list[int]) -> Any:
-    """Ray Tune's ASHA over the family's budget unit (the metric is the Tuner's), or None for ``none``."""
-    if rungs.scheduler == "none":
-        return None
-    from ray.tune.schedulers import ASHAScheduler
+@dataclass(frozen=True)
+class AshaRungs:
+    """Where ASHA compares trials: in ``time_attr`` units, from ``grace_period`` up to ``max_t``."""
 
+    time_attr: str
+    grace_period: int
+    max_t: int
+    reduction_factor: int
+
+
+def asha_rungs(fidelity: str, rungs: Rungs, *, max_epochs: int, sizes: list[int]) -> AshaRungs | None:
+    """ASHA's rungs over the family's budget unit, or None when ``rungs.scheduler`` is ``none``."""
+    if not rungs.stop_early:
+        return None
     if fidelity == SAMPLES:
         time_attr, first, last = TRAIN_SAMPLES, sizes[0], sizes[-1]
     else:
         time_attr, first, last = EPOCHS_DONE, min(rungs.grace_period, max_epochs), max_epochs
-    return ASHAScheduler(
-        time_attr=time_attr,
-        max_t=max(last, first),
-        grace_period=first,
-        reduction_factor=rungs.reduction_factor,
-    )
+    return AshaRungs(time_attr, first, max(last, first), rungs.reduction_factor)
+
+
+def max_epochs(space: SearchSpace, defaults: Mapping[str, Any]) -> int:
+    """The most epochs a trial can train: the top of the space's ``epochs``, else the article's."""
+    epochs = space.distributions.get("epochs")
+    if epochs is not None and hasattr(epochs, "high"):
+        return int(epochs.high)
+    if epochs is not None:
+        return int(max(epochs.choices))
+    return int(defaults.get("epochs", 1))

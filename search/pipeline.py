@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import ray
-
+from search.cluster import ClusterResources
 from search.data import Dataset, Splits
 from search.families import get_family
-from search.fidelity import SAMPLES, Rungs
+from search.fidelity import SAMPLES
 from search.formatting import format_config, format_duration
 from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
-from search.settings import Settings
+from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
-from search.tuner import max_concurrent_trials, run_search
+from search.tune.runner import run_search
 
 
 def run_family(
@@ -23,6 +21,7 @@ def run_family(
     space: SearchSpace,
     splits: Splits,
     dataset: Dataset,
+    resources: ClusterResources,
     quiet: bool = False,
     resume: bool = False,
 ) -> dict[str, Any]:
@@ -45,20 +44,21 @@ def run_family(
             },
         )
     sizes = splits.describe()
-    gpus = gpus_per_trial(settings.gpus_per_trial, family.USES_GPU)
-    concurrent = max_concurrent_trials(settings.cpus_per_trial, gpus, settings.max_concurrent)
+    gpus = resources.gpus_per_trial(settings.gpus_per_trial, family.USES_GPU)
+    concurrent = resources.max_concurrent_trials(settings.cpus_per_trial, gpus, settings.max_concurrent)
     print(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
         f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}; "
         f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs; "
-        f"{describe_scheduler(settings, family.FIDELITY)}",
+        f"{describe_scheduler(settings.rungs, family.FIDELITY)}",
         flush=True,
     )
     search = run_search(
-        settings.family,
+        family,
         space,
         splits.search,
+        resources=resources,
         num_samples=settings.num_samples,
         time_budget_s=settings.time_budget_s,
         seed=settings.seed,
@@ -66,7 +66,7 @@ def run_family(
         gpus_per_trial=gpus,
         max_concurrent=concurrent,
         storage_dir=run_dir,
-        rungs=Rungs(settings.scheduler, settings.reduction_factor, settings.grace_period, settings.sample_rungs),
+        rungs=settings.rungs,
         resume=resume,
         verbose=0 if quiet else 1,
     )
@@ -82,7 +82,7 @@ def run_family(
         splits.X_test,
         splits.y_test,
         seed=settings.seed,
-        cpus=_retrain_cpus(settings.cpus_per_trial),
+        cpus=resources.retrain_cpus(settings.cpus_per_trial),
         gpus=1 if gpus > 0 else 0,
     )
     family.save(retrain.model, run_dir / family.MODEL_FILE)
@@ -92,22 +92,9 @@ def run_family(
     return report
 
 
-def gpus_per_trial(requested: float | None, uses_gpu: bool) -> float:
-    """``requested``, or 1 for a family that trains on GPUs when the cluster has any, else 0."""
-    if requested is not None:
-        return requested
-    return 1.0 if uses_gpu and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-
-
-def _retrain_cpus(cpus_per_trial: float) -> int:
-    """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""
-    node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
-    return max(math.ceil(cpus_per_trial), int(max(node_cpus, default=1)))
-
-
-def describe_scheduler(settings: Settings, fidelity: str) -> str:
+def describe_scheduler(rungs: Rungs, fidelity: str) -> str:
     """One phrase: what stops weak trials, and at which budgets."""
-    if settings.scheduler == "none":
+    if not rungs.stop_early:
         return "no early stopping"
-    unit = "training-set sizes" if fidelity == SAMPLES else f"epochs from {settings.grace_period}"
-    return f"ASHA keeps the best 1/{settings.reduction_factor} at each rung ({unit})"
+    unit = "training-set sizes" if fidelity == SAMPLES else f"epochs from {rungs.grace_period}"
+    return f"ASHA keeps the best 1/{rungs.reduction_factor} at each rung ({unit})"

@@ -11,9 +11,7 @@ import pandas as pd
 from search.formatting import format_config, format_duration
 from search.retrain import RetrainResult
 from search.settings import Settings
-from search.tuner import SearchResult
-
-TRIAL_STATUSES = ("completed", "stopped_early", "failed")
+from search.trials import STATUSES, SearchResult
 
 
 def build_report(
@@ -30,8 +28,8 @@ def build_report(
         "test_accuracy_ci95": list(retrain.test_accuracy_ci95),
         "test_samples": retrain.test_samples,
         "baseline_test_accuracy": baseline,
-        "trials": {"total": len(search.trials), **{status: int(counts.get(status, 0)) for status in TRIAL_STATUSES}},
-        "scheduler": settings.scheduler,
+        "trials": {"total": len(search.trials), **{status: int(counts.get(status, 0)) for status in STATUSES}},
+        "scheduler": settings.rungs.scheduler,
         "search_seconds": round(search.seconds, 1),
         "training_core_share": None if search.training_core_share is None else round(search.training_core_share, 3),
         "retrain_seconds": round(retrain.seconds, 1),

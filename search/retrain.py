@@ -28,6 +28,7 @@ class RetrainResult:
 
 
 def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> Any:
+    """The retrain, inside a Ray task."""
     with cap_threads(threads):
         return get_family(family_name).train(config, data, no_report, seed)
 

@@ -14,11 +14,20 @@ import traceback
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from search.data import DATASETS, DataError, Splits, load_dataset, make_splits
+from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_dataset, make_splits
+from search.errors import InputError
 from search.families import FAMILIES, get_family
-from search.fidelity import DEFAULT_RUNGS, SCHEDULERS
-from search.settings import Settings, default_budget, parse_duration
+from search.settings import (
+    DEFAULT_RUNGS,
+    SCHEDULERS,
+    Settings,
+    SettingsError,
+    default_budget,
+    default_of,
+    parse_duration,
+)
 from search.spaces import default_space_path, load_space
 
 EXIT_BAD_INPUT = 2
@@ -34,8 +43,8 @@ examples:
 """
 
 
-class BadInput(ValueError):
-    """Input the run cannot start with; the message is shown to the user as it is."""
+class BadInput(InputError):
+    """A combination of options the run cannot start with."""
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -69,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--dataset",
-        default="mnist",
+        default=default_of("dataset"),
         choices=DATASETS,
         help="mnist (70,000 images, the article's data) or digits (scikit-learn's "
         "1,797 8x8 images, offline and instant); default: mnist",
@@ -107,38 +116,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--validation-fraction",
         type=float,
-        default=0.1,
         metavar="F",
-        help="share of the training split held out for validation during the search (default: 0.1)",
+        help="share of the training split held out for validation during the search "
+        f"(default: {DEFAULT_VALIDATION_FRACTION:g})",
     )
     parser.add_argument(
         "--scheduler",
         choices=SCHEDULERS,
         help="asha stops weak trials early: at rungs of epochs (mlp, keras_mlp, cnn) or of training-set "
-        "size (svc, logistic); none trains every trial on its full budget (default: asha; none for cnn "
-        "on MNIST)",
+        f"size (svc, logistic); none trains every trial on its full budget (default: {rung_default('scheduler')})",
     )
     parser.add_argument(
         "--reduction-factor",
         type=int,
-        default=DEFAULT_RUNGS.reduction_factor,
         metavar="R",
-        help="ASHA keeps the best 1/R of the trials at each rung, and rungs are R times apart (default: 3)",
+        help="ASHA keeps the best 1/R of the trials at each rung, and rungs are R times apart "
+        f"(default: {rung_default('reduction_factor')})",
     )
     parser.add_argument(
         "--grace-period",
         type=int,
         metavar="EPOCHS",
         help="epochs every trial of mlp, keras_mlp and cnn trains before ASHA may stop it "
-        "(default: 1; 3 for cnn on MNIST)",
+        f"(default: {rung_default('grace_period')})",
     )
     parser.add_argument(
         "--sample-rungs",
         type=int,
-        default=DEFAULT_RUNGS.sample_rungs,
         metavar="K",
         help="training-set sizes an svc or logistic trial fits on, each R times the last and ending with the "
-        "whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: 4)",
+        f"whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: {rung_default('sample_rungs')})",
     )
     parser.add_argument(
         "--max-concurrent",
@@ -149,9 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cpus-per-trial",
         type=float,
-        default=1.0,
         metavar="N",
-        help="CPUs each trial holds; its BLAS/OpenMP threads are capped to it (default: 1)",
+        help="CPUs each trial holds; its BLAS/OpenMP threads are capped to it "
+        f"(default: {default_of('cpus_per_trial'):g})",
     )
     parser.add_argument(
         "--gpus-per-trial",
@@ -161,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Keras families when the cluster has GPUs, else 0)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the Optuna sampler and of model training (default: 0)"
+        "--seed", type=int, help=f"seed of the Optuna sampler and of model training (default: {default_of('seed')})"
     )
     parser.add_argument(
         "--output-dir", metavar="DIR", help="results folder; must not exist yet (default: runs/<family>-<timestamp>)"
@@ -176,54 +183,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_settings(args: argparse.Namespace, family: str) -> Settings:
-    """Settings for one family: the family's default budget where the command line is silent."""
+def rung_default(name: str) -> str:
+    """A rung option's default for the help: ``1``, then each family whose MNIST budget differs (``3 for cnn``)."""
+    default = getattr(DEFAULT_RUNGS, name)
+    exceptions = [
+        f"{getattr(family.MNIST_BUDGET.rungs, name)} for {family.NAME} on MNIST"
+        for family in FAMILIES.values()
+        if getattr(family.MNIST_BUDGET.rungs, name) != default
+    ]
+    return "; ".join([str(default), *exceptions])
+
+
+def resolve_settings(args: argparse.Namespace, family: str, output_dir: Path = Path(".")) -> Settings:
+    """Settings for one family: the family's default budget where the command line is silent.
+
+    ``Settings`` checks every value itself; an option the command line left out (None) takes the
+    family's budget or the setting's own default.
+    """
     budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
-    if args.num_samples is not None and args.num_samples < 1:
-        raise BadInput(f"--num-samples must be at least 1 (got {args.num_samples})")
-    for option, value in (
-        ("--search-train-samples", args.search_train_samples),
-        ("--max-train-samples", args.max_train_samples),
-        ("--max-concurrent", args.max_concurrent),
-    ):
-        if value is not None and value < 1:
-            raise BadInput(f"{option} must be at least 1 (got {value})")
-    if args.reduction_factor < 2:
-        raise BadInput(f"--reduction-factor must be at least 2 (got {args.reduction_factor})")
-    for option, value in (("--grace-period", args.grace_period), ("--sample-rungs", args.sample_rungs)):
-        if value is not None and value < 1:
-            raise BadInput(f"{option} must be at least 1 (got {value})")
-    if not 0.0 < args.validation_fraction < 0.5:
-        raise BadInput(f"--validation-fraction must be between 0 and 0.5 (got {args.validation_fraction})")
-    if args.cpus_per_trial <= 0:
-        raise BadInput(f"--cpus-per-trial must be more than 0 (got {args.cpus_per_trial})")
-    if args.gpus_per_trial is not None and args.gpus_per_trial < 0:
-        raise BadInput(f"--gpus-per-trial must be 0 or more (got {args.gpus_per_trial})")
+    rungs = replace(
+        budget.rungs,
+        **given(
+            scheduler=args.scheduler,
+            reduction_factor=args.reduction_factor,
+            grace_period=args.grace_period,
+            sample_rungs=args.sample_rungs,
+        ),
+    )
     try:
         time_budget_s = parse_duration(args.time_budget) if args.time_budget is not None else budget.time_budget_s
-    except ValueError as error:
-        raise BadInput(f"--time-budget: {error}") from None
+    except SettingsError as error:
+        raise SettingsError(f"--time-budget: {error}") from None
     return Settings(
         family=family,
+        space_path=Path(args.space).resolve() if args.space else default_space_path(family),
+        num_samples=budget.num_samples if args.num_samples is None else args.num_samples,
+        time_budget_s=time_budget_s,
+        output_dir=output_dir,
         dataset=args.dataset,
         data_dir=_absolute(args.data_dir or os.environ.get("SEARCH_DATA_DIR")),
-        space_path=Path(args.space).resolve() if args.space else default_space_path(family),
-        num_samples=args.num_samples or budget.num_samples,
-        time_budget_s=time_budget_s,
-        search_train_samples=args.search_train_samples or budget.search_train_samples,
-        max_train_samples=args.max_train_samples,
-        validation_fraction=args.validation_fraction,
-        max_concurrent=args.max_concurrent,
-        cpus_per_trial=args.cpus_per_trial,
-        gpus_per_trial=args.gpus_per_trial,
-        seed=args.seed,
-        output_dir=Path("."),  # set by the caller, once the families are known
-        address=args.address,
-        scheduler=args.scheduler or budget.scheduler,
-        reduction_factor=args.reduction_factor,
-        grace_period=args.grace_period or budget.grace_period,
-        sample_rungs=args.sample_rungs,
+        search_train_samples=budget.search_train_samples
+        if args.search_train_samples is None
+        else args.search_train_samples,
+        rungs=rungs,
+        **given(
+            max_train_samples=args.max_train_samples,
+            validation_fraction=args.validation_fraction,
+            max_concurrent=args.max_concurrent,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            seed=args.seed,
+            address=args.address,
+        ),
     )
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options the command line gave (not None)."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _absolute(path: str | None) -> str | None:
@@ -250,10 +267,7 @@ def plan_new_run(args: argparse.Namespace) -> tuple[Path, list[Settings]]:
     if args.space and len(families) > 1:
         raise BadInput("--space names one family's space; it cannot be used with --family all")
     output_dir = choose_output_dir(args)
-    plans = []
-    for family in families:
-        folder = output_dir / family if len(families) > 1 else output_dir
-        plans.append(replace(resolve_settings(args, family), output_dir=folder))
+    plans = [resolve_settings(args, f, output_dir / f if len(families) > 1 else output_dir) for f in families]
     return output_dir, plans
 
 
@@ -266,10 +280,11 @@ def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
     if (path / "report.json").is_file():
         raise BadInput(f"--resume {path}: that run already finished (report.json is there)")
     try:
-        settings = Settings.from_dict(json.loads((path / "settings.json").read_text()))
-    except (ValueError, TypeError, KeyError) as error:
+        recorded = json.loads((path / "settings.json").read_text())
+        settings = Settings.from_dict({**recorded, "output_dir": str(path)})
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # JSON, missing or wrong fields, ranges
         raise BadInput(f"--resume {path}: settings.json is damaged ({error})") from None
-    return path, [replace(settings, output_dir=path)]
+    return path, [settings]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -281,22 +296,23 @@ def main(argv: list[str] | None = None) -> int:
         spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
-    except (BadInput, DataError, ValueError) as error:
+    except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
     try:
         from search.cluster import start_ray
 
-        cluster_gpus = start_ray(args.address or plans[0].address)  # before anything imports ray
+        resources = start_ray(args.address or plans[0].address)  # before anything imports ray
         wanted = max(s.gpus_per_trial or 0 for s in plans)
-        if wanted > cluster_gpus:
-            print(f"error: --gpus-per-trial {wanted:g}, but the cluster has {cluster_gpus:g} GPUs", file=sys.stderr)
+        if wanted > resources.gpus:
+            print(f"error: --gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs", file=sys.stderr)
             return EXIT_BAD_INPUT
         from search.pipeline import run_family
 
         reports = [
-            run_family(s, spaces[s.family], splits[s.family], dataset, quiet=args.quiet, resume=resume) for s in plans
+            run_family(s, spaces[s.family], splits[s.family], dataset, resources, quiet=args.quiet, resume=resume)
+            for s in plans
         ]
     except KeyboardInterrupt as error:  # a SearchInterrupted too
         print(f"\n{error or 'interrupted'}; continue it with --resume {output_dir}", file=sys.stderr)

@@ -6,8 +6,9 @@ A space file maps each parameter to Optuna's short form::
     n_layers:   {type: int, low: 1, high: 3}
     batch_size: {type: categorical, choices: [64, 128, 256]}
 
-Parameters the file leaves out keep the article's value. Every problem is a ``ValueError`` that
-names the file, the parameter and the offending value.
+Parameters the file leaves out keep the article's value. The file's shape (types, keys, numbers)
+is checked here; the ranges are checked by Optuna's own distributions, whose messages are re-raised
+naming the file and the parameter. Every problem is a ``SpaceError`` (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -27,8 +28,15 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from search.errors import InputError
+
 SPACES_PACKAGE = "search.space_files"
 """The checkout's ``spaces/`` folder, installed inside the package (``pyproject.toml``)."""
+
+
+class SpaceError(InputError):
+    """A space file that cannot be read or used; the message names the file and the parameter."""
+
 
 _ALLOWED_KEYS = {
     "float": {"type", "low", "high", "log", "step"},
@@ -54,6 +62,8 @@ class SearchSpace:
                 if value not in distribution.choices:
                     return False
             elif not distribution.low <= value <= distribution.high:
+                return False
+            elif distribution.step is not None and not _on_step(value, distribution.low, distribution.step):
                 return False
         return True
 
@@ -84,45 +94,45 @@ def load_space(path: str | Path, parameters: frozenset[str]) -> SearchSpace:
     try:
         text = path.read_text()
     except OSError as error:
-        raise ValueError(f"{path}: cannot read space file ({error.strerror or error})") from None
+        raise SpaceError(f"{path}: cannot read space file ({error.strerror or error})") from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ValueError(f"{path}: not valid YAML{where}") from None
+        raise SpaceError(f"{path}: not valid YAML{where}") from None
     return parse_space(raw, parameters, path)
 
 
 def parse_space(raw: Any, parameters: frozenset[str], path: Path) -> SearchSpace:
     """Validate the parsed YAML ``raw`` and build the distributions."""
     if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{path}: a space file maps parameter names to distributions; found no parameters")
+        raise SpaceError(f"{path}: a space file maps parameter names to distributions; found no parameters")
     distributions = {}
     for name, spec in raw.items():
         where = f"{path}: parameter {name!r}"
         if name not in parameters:
-            raise ValueError(f"{where}: not a parameter of this family (it takes {', '.join(sorted(parameters))})")
+            raise SpaceError(f"{where}: not a parameter of this family (it takes {', '.join(sorted(parameters))})")
         distributions[name] = _distribution(spec, where)
     return SearchSpace(distributions, path)
 
 
 def _distribution(spec: Any, where: str) -> BaseDistribution:
     if not isinstance(spec, dict):
-        raise ValueError(f"{where}: expected a mapping like {{type: float, low: ..., high: ...}}, got {spec!r}")
+        raise SpaceError(f"{where}: expected a mapping like {{type: float, low: ..., high: ...}}, got {spec!r}")
     kind = spec.get("type")
     if kind not in _ALLOWED_KEYS:
-        raise ValueError(f"{where}: unknown type {kind!r}; use float, int or categorical")
+        raise SpaceError(f"{where}: unknown type {kind!r}; use float, int or categorical")
     unknown = set(spec) - _ALLOWED_KEYS[kind]
     if unknown:
-        raise ValueError(
+        raise SpaceError(
             f"{where}: unknown key {', '.join(sorted(map(str, unknown)))} for type {kind} "
             f"(allowed: {', '.join(sorted(_ALLOWED_KEYS[kind]))})"
         )
     if kind == "categorical":
         choices = spec.get("choices")
         if not isinstance(choices, list) or not choices:
-            raise ValueError(f"{where}: categorical needs a non-empty list of choices (got {choices!r})")
+            raise SpaceError(f"{where}: categorical needs a non-empty list of choices (got {choices!r})")
         return CategoricalDistribution(choices)
 
     number = int if kind == "int" else float
@@ -130,34 +140,37 @@ def _distribution(spec: Any, where: str) -> BaseDistribution:
     high = _number(spec, "high", number, where)
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        raise ValueError(f"{where}: log must be true or false (got {log!r})")
-    step = _number(spec, "step", number, where) if "step" in spec else None
-    if low > high:
-        raise ValueError(f"{where}: low > high (got low={low}, high={high})")
-    if log and low <= 0:
-        raise ValueError(f"{where}: log scale needs low > 0 (got low={low})")
-    if log and step is not None and step != 1:
-        raise ValueError(f"{where}: log scale cannot have a step (got step={step})")
-    if step is not None and step <= 0:
-        raise ValueError(f"{where}: step must be > 0 (got step={step})")
-    if kind == "int":
-        return IntDistribution(low, high, log=log, step=step or 1)
-    return FloatDistribution(low, high, log=log, step=step)
+        raise SpaceError(f"{where}: log must be true or false (got {log!r})")
+    options: dict[str, Any] = {"log": log}
+    if "step" in spec:
+        options["step"] = _number(spec, "step", number, where)
+    try:
+        if kind == "int":
+            return IntDistribution(low, high, **options)
+        return FloatDistribution(low, high, **options)
+    except ValueError as error:  # Optuna's own check of the range, the scale and the step
+        raise SpaceError(f"{where}: {error}") from None
+
+
+def _on_step(value: float, low: float, step: float) -> bool:
+    """Whether ``value`` is ``low`` plus a whole number of ``step``s (to float precision)."""
+    steps = (value - low) / step
+    return math.isclose(steps, round(steps), abs_tol=1e-8)
 
 
 def _number(spec: dict, key: str, number: type, where: str) -> int | float:
     if key not in spec:
-        raise ValueError(f"{where}: missing {key!r}")
+        raise SpaceError(f"{where}: missing {key!r}")
     value = spec[key]
     if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string
         try:
             value = float(value)
         except ValueError:
-            raise ValueError(f"{where}: {key} must be a number (got {value!r})") from None
+            raise SpaceError(f"{where}: {key} must be a number (got {value!r})") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: {key} must be a finite number (got {value!r})")
+        raise SpaceError(f"{where}: {key} must be a finite number (got {value!r})")
     if number is int:
         if value != int(value):
-            raise ValueError(f"{where}: {key} must be a whole number for type int (got {value!r})")
+            raise SpaceError(f"{where}: {key} must be a whole number for type int (got {value!r})")
         return int(value)
     return float(value)

@@ -108,9 +108,19 @@ def truncated_mnist(tmp_path: Path) -> str:
     return str(folder)
 
 
+def damaged_run(tmp_path: Path) -> str:
+    """A run folder whose settings.json holds a value no run could have started with."""
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    settings = {"family": "svc", "space_path": "spaces/svc.yaml", "num_samples": 0, "time_budget_s": 60,
+                "output_dir": str(folder)}  # fmt: skip
+    (folder / "settings.json").write_text(json.dumps(settings))
+    return str(folder)
+
+
 BAD_INPUTS = {
     "unknown family": (lambda tmp: ["--family", "xgboost"], "invalid choice: 'xgboost'"),
-    "bad space": (lambda tmp: ["--family", "svc", "--space", bad_space(tmp)], "log scale needs low > 0"),
+    "bad space": (lambda tmp: ["--family", "svc", "--space", bad_space(tmp)], "`low > 0` must hold for `log=True`"),
     "missing space": (lambda tmp: ["--family", "svc", "--space", str(tmp / "none.yaml")], "cannot read space"),
     "zero samples": (lambda tmp: ["--family", "svc", "--num-samples", "0"], "must be at least 1"),
     "bad budget": (lambda tmp: ["--family", "svc", "--time-budget", "soon"], "cannot read time budget"),
@@ -127,6 +137,7 @@ BAD_INPUTS = {
     ),
     "no sample rungs": (lambda tmp: ["--family", "svc", "--sample-rungs", "0"], "must be at least 1 (got 0)"),
     "resume nothing": (lambda tmp: ["--resume", str(tmp)], "not a run's results folder"),
+    "resume damaged settings": (lambda tmp: ["--resume", damaged_run(tmp)], "settings.json is damaged (--num-samples"),
     "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),
     "space for all": (
         lambda tmp: ["--family", "all", "--space", bad_space(tmp)],
@@ -159,8 +170,9 @@ def test_an_existing_results_folder_is_never_overwritten(tmp_path):
 def test_help_lists_every_family_and_option():
     result = run_cli("--help", timeout=60)
     assert result.returncode == 0
+    assert "--family {" + ",".join([*sorted(FAMILIES), "all"]) + "}" in result.stdout, "the families, from the registry"
     options = ("--time-budget", "--data-dir", "--address", "--max-concurrent", "--scheduler", "--sample-rungs")
-    for text in ("logistic", "svc", "mlp", "all", *options):
+    for text in options:
         assert text in result.stdout
 
 
@@ -263,4 +275,4 @@ def test_early_stopping_defaults_are_the_familys_unless_told(args, family, sched
     from search.run import build_parser, resolve_settings
 
     settings = resolve_settings(build_parser().parse_args(args), family)
-    assert (settings.scheduler, settings.grace_period) == (scheduler, grace_period)
+    assert (settings.rungs.scheduler, settings.rungs.grace_period) == (scheduler, grace_period)

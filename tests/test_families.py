@@ -9,6 +9,7 @@ import pytest
 
 from search.families import FAMILIES, get_family
 from search.families.base import no_report
+from search.families.keras_model import import_keras
 
 
 def quick_config(family) -> dict:
@@ -20,10 +21,10 @@ def quick_config(family) -> dict:
 
 
 class Reports(list):
-    """A ``report`` that keeps the metrics it is given (and ignores checkpoints)."""
+    """A ``report`` that keeps the ``TrialReport``s it is given (and ignores checkpoints)."""
 
-    def __call__(self, metrics, checkpoint=None):
-        self.append(metrics)
+    def __call__(self, trial_report, checkpoint=None):
+        self.append(trial_report)
 
 
 def test_unknown_family_lists_the_known_ones():
@@ -39,12 +40,11 @@ def test_family_trains_and_reports_validation_accuracy(name, digits_splits):
     reports = Reports()
     model = family.train(config, digits_splits.search, reports, seed=0)
     assert reports, "a trial must report at least once"
-    assert all({"validation_accuracy", "progress"} <= set(r) for r in reports)
-    assert reports[-1]["progress"] == 1.0
-    assert [r["progress"] for r in reports] == sorted(r["progress"] for r in reports)
-    assert reports[-1]["validation_accuracy"] > 0.6  # chance is 0.1
+    assert reports[-1].progress == 1.0 and reports[-1].reached_full_budget
+    assert [r.progress for r in reports] == sorted(r.progress for r in reports)
+    assert reports[-1].validation_accuracy > 0.6  # chance is 0.1
     predictions = family.predict(model, digits_splits.search.X_val)
-    assert reports[-1]["validation_accuracy"] == pytest.approx(np.mean(predictions == digits_splits.search.y_val))
+    assert reports[-1].validation_accuracy == pytest.approx(np.mean(predictions == digits_splits.search.y_val))
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -79,8 +79,8 @@ def test_iterative_families_report_after_every_epoch(name, digits_splits):
     reports = Reports()
     config = {**family.article_config(64), "epochs": 4}
     family.train(config, digits_splits.search, reports, seed=0)
-    assert [r["progress"] for r in reports] == [0.25, 0.5, 0.75, 1.0]
-    assert [r["epochs_done"] for r in reports] == [1, 2, 3, 4], "ASHA's rungs are counted in epochs"
+    assert [r.progress for r in reports] == [0.25, 0.5, 0.75, 1.0]
+    assert [r.epochs_done for r in reports] == [1, 2, 3, 4], "ASHA's rungs are counted in epochs"
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))
@@ -98,7 +98,7 @@ def test_keras_family_carries_on_from_a_checkpoint(name, schedule, digits_splits
     config = {**family.article_config(64), "epochs": 3, "lr_schedule": schedule}
     checkpoints = []
 
-    def keep_checkpoint(metrics, checkpoint=None):
+    def keep_checkpoint(trial_report, checkpoint=None):
         copy = tmp_path / f"epoch{len(checkpoints) + 1}"
         shutil.copytree(checkpoint, copy)
         checkpoints.append(copy)
@@ -107,7 +107,7 @@ def test_keras_family_carries_on_from_a_checkpoint(name, schedule, digits_splits
     assert len(checkpoints) == 3
     resumed = Reports()
     family.train(config, digits_splits.search, resumed, seed=0, restore_from=checkpoints[0])
-    assert [r["progress"] for r in resumed] == [pytest.approx(2 / 3), 1.0], "it carries on after epoch 1"
+    assert [r.progress for r in resumed] == [pytest.approx(2 / 3), 1.0], "it carries on after epoch 1"
 
 
 def test_cosine_schedule_decays_the_learning_rate_to_zero_by_the_last_epoch(digits_splits):
@@ -133,6 +133,12 @@ def test_cnn_augmentation_shifts_training_images_only(digits_splits, tmp_path):
     assert shifted != plain, "the shifts change what the network learns"
     assert shifted == again, "and are reproducible given the seed"
     predictions = family.predict(model, digits_splits.X_test)
-    assert np.array_equal(family.predict(model, digits_splits.X_test), predictions), "no shifts when predicting"
+    keras = import_keras()
+    unshifted = keras.Sequential(
+        [keras.Input(model.input_shape[1:])]
+        + [layer for layer in model.layers if not isinstance(layer, keras.layers.RandomTranslation)]
+    )
+    assert len(unshifted.layers) == len(model.layers) - 1, "the shifting layer is there, and left out here"
+    assert np.array_equal(family.predict(unshifted, digits_splits.X_test), predictions), "no shifts when predicting"
     family.save(model, tmp_path / family.MODEL_FILE)
     assert np.array_equal(family.predict(family.load(tmp_path / family.MODEL_FILE), digits_splits.X_test), predictions)

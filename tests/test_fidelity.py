@@ -7,8 +7,10 @@ import optuna
 import pytest
 
 from search.data import FitData
-from search.fidelity import Rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
-from search.searcher import MultiFidelityOptunaSearch
+from search.fidelity import AshaRungs, asha_rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
+from search.settings import Rungs
+from search.trial_report import TrialReport
+from search.tune.searcher import PRIVATE_STATE, MultiFidelityOptunaSearch
 
 
 def test_sample_sizes_grow_by_the_reduction_factor_up_to_the_whole_split():
@@ -55,7 +57,7 @@ class RecordingFamily:
 
     def train(self, config, data, report, seed, restore_from=None):
         self.rows.append(data.X_train[:, 0].astype(int).tolist())
-        report({"validation_accuracy": 0.5, "progress": 1.0})
+        report(TrialReport.after_fit(0.5))
 
 
 def test_growing_subsets_are_nested_stratified_and_reported():
@@ -65,8 +67,8 @@ def test_growing_subsets_are_nested_stratified_and_reported():
     family = RecordingFamily()
     recorded = []
 
-    def report(metrics, checkpoint=None):
-        recorded.append(metrics)
+    def report(trial_report, checkpoint=None):
+        recorded.append(trial_report)
 
     train_on_growing_subsets(family, {}, data, report, seed=0, sizes=[100, 300, 900])
     rows = family.rows
@@ -75,8 +77,33 @@ def test_growing_subsets_are_nested_stratified_and_reported():
     for subset in rows:
         share = np.bincount(y[subset], minlength=10) / len(subset)
         assert np.abs(share - np.bincount(y, minlength=10) / len(y)).max() < 0.02
-    assert [r["train_samples"] for r in recorded] == [100, 300, 900]
-    assert [r["progress"] for r in recorded] == pytest.approx([1 / 9, 1 / 3, 1.0])
+    assert [r.train_samples for r in recorded] == [100, 300, 900]
+    assert [r.progress for r in recorded] == pytest.approx([1 / 9, 1 / 3, 1.0])
+
+
+def test_the_private_optuna_search_state_the_shim_reads_is_still_there():
+    searcher = MultiFidelityOptunaSearch(
+        space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="validation_accuracy", mode="max"
+    )
+    searcher.suggest("a")
+    for name, kind in PRIVATE_STATE.items():
+        assert isinstance(getattr(searcher, name, None), kind), (
+            f"ray's OptunaSearch no longer has {name}: see PRIVATE_STATE"
+        )
+
+
+@pytest.mark.parametrize(
+    ("fidelity", "rungs", "expected"),
+    [
+        ("samples", Rungs(), AshaRungs("train_samples", 132, 1_212, 3)),
+        ("epochs", Rungs(), AshaRungs("epochs_done", 1, 15, 3)),
+        ("epochs", Rungs(grace_period=3, reduction_factor=2), AshaRungs("epochs_done", 3, 15, 2)),
+        ("epochs", Rungs(grace_period=40), AshaRungs("epochs_done", 15, 15, 3)),
+        ("samples", Rungs(scheduler="none"), None),
+    ],
+)
+def test_asha_compares_trials_at_rungs_of_the_familys_budget(fidelity, rungs, expected):
+    assert asha_rungs(fidelity, rungs, max_epochs=15, sizes=[132, 396, 1_212]) == expected
 
 
 def test_optuna_hears_a_stopped_trial_as_pruned_and_a_finished_one_as_complete():
@@ -93,8 +120,8 @@ def test_optuna_hears_a_stopped_trial_as_pruned_and_a_finished_one_as_complete()
         searcher.on_trial_complete(trial_id, result)
     searcher.suggest("broken")
     searcher.on_trial_complete("broken", None, error=True)
-    states = [trial.state for trial in searcher._ot_study.trials]
+    states = [trial.state for trial in searcher.study.trials]
     TrialState = optuna.trial.TrialState
     assert states == [TrialState.PRUNED, TrialState.COMPLETE, TrialState.FAIL]
-    stopped = searcher._ot_study.trials[0]
+    stopped = searcher.study.trials[0]
     assert stopped.intermediate_values == {1: 0.9}, "Optuna keeps how far the stopped trial got"

@@ -67,6 +67,9 @@ def test_the_wheel_carries_the_spaces_and_mnist(installed_python, tmp_path):
     assert Path(where["package"]).is_relative_to(venv), "the installed package, not the checkout"
     assert Path(where["space"]).is_relative_to(venv) and Path(where["space"]).is_file()
     assert str(venv) in where["mnist"] and where["images"] == 70_000
+    installed = Path(where["package"]).parent
+    modules = {path.relative_to(ROOT / "search") for path in (ROOT / "search").rglob("*.py")}
+    assert modules <= {path.relative_to(installed) for path in installed.rglob("*.py")}, "every module is in the wheel"
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from search.progress import ProgressPrinter
+from search.tune.progress import ProgressPrinter
 
 
 def test_a_quiet_search_says_how_far_its_running_trials_have_got(capsys):

@@ -59,8 +59,10 @@ def test_good_file_becomes_optuna_distributions(tmp_path):
     "text, message",
     [
         ("C: {type: normal, low: 1, high: 2}", r"parameter 'C': unknown type 'normal'"),
-        ("C: {type: float, low: 5.0, high: 1.0}", r"parameter 'C': low > high \(got low=5.0, high=1.0\)"),
-        ("C: {type: float, low: 0.0, high: 1.0, log: true}", r"log scale needs low > 0 \(got low=0.0\)"),
+        ("C: {type: float, low: 5.0, high: 1.0}", r"parameter 'C': `low <= high` must hold, but got \(low=5.0"),
+        ("C: {type: float, low: 0.0, high: 1.0, log: true}", r"`low > 0` must hold for `log=True`"),
+        ("C: {type: float, low: 1.0, high: 2.0, log: true, step: 1}", r"parameter 'C': .*`step` is not supported"),
+        ("units: {type: int, low: 1, high: 4, step: 0}", r"parameter 'units': `step > 0` must hold"),
         ("batch_size: {type: categorical, choices: []}", r"non-empty list of choices"),
         ("C: {type: float, low: 1, high: 2, scale: log}", r"unknown key scale"),
         ("kernel: {type: categorical, choices: [rbf]}", r"parameter 'kernel': not a parameter of this family"),
@@ -77,6 +79,13 @@ def test_bad_file_is_rejected_with_the_reason(tmp_path, text, message):
     with pytest.raises(ValueError, match=message) as error:
         load_space(path, PARAMETERS)
     assert str(path) in str(error.value)
+
+
+def test_a_value_off_the_spaces_step_is_not_in_it(tmp_path):
+    space = load_space(write(tmp_path, "units: {type: int, low: 32, high: 512, step: 32}\n"), PARAMETERS)
+    assert space.contains({"units": 96}) and not space.contains({"units": 100})
+    space = load_space(write(tmp_path, "C: {type: float, low: 0.1, high: 1.0, step: 0.1}\n"), PARAMETERS)
+    assert space.contains({"C": 0.3}) and not space.contains({"C": 0.25})
 
 
 def test_missing_file_is_rejected(tmp_path):

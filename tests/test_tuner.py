@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import ray
 
+from search.cluster import ClusterResources, read_resources
 from search.families import FAMILIES
-from search.fidelity import Rungs
-from search.pipeline import gpus_per_trial
+from search.settings import Rungs
 from search.spaces import default_space_path, load_space
-from search.tuner import max_concurrent_trials, run_search
+from search.tune.runner import run_search
+from tests import scripted_family
 
 NO_SCHEDULER = Rungs(scheduler="none")
 
@@ -20,21 +23,34 @@ def search(family, digits_splits, tmp_path, space_yaml=None, **options):
         space_path = tmp_path / "space.yaml"
         space_path.write_text(space_yaml)
     space = load_space(space_path, FAMILIES[family].PARAMETERS)
-    settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=None)
-    return run_search(family, space, digits_splits.search, storage_dir=tmp_path, verbose=0, **{**settings, **options})
+    settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=2)
+    return run_search(
+        FAMILIES[family], space, digits_splits.search, resources=read_resources(), storage_dir=tmp_path, verbose=0,
+        **{**settings, **options},
+    )  # fmt: skip
 
 
-def test_concurrency_comes_from_the_clusters_cpus(ray_cluster):
-    assert max_concurrent_trials(1) == 2
-    assert max_concurrent_trials(2) == 1
-    assert max_concurrent_trials(0.5) == 4
-    assert max_concurrent_trials(1, requested=1) == 1
+def test_the_clusters_resources_are_read_once_ray_runs(ray_cluster):
+    assert read_resources() == ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
 
 
-def test_gpus_per_trial_defaults_to_none_on_a_cluster_without_gpus(ray_cluster):
-    assert gpus_per_trial(None, uses_gpu=True) == 0
-    assert gpus_per_trial(None, uses_gpu=False) == 0
-    assert gpus_per_trial(0.25, uses_gpu=True) == 0.25
+def test_concurrency_comes_from_the_clusters_cpus_and_gpus():
+    two_cpus = ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
+    assert two_cpus.max_concurrent_trials(1) == 2
+    assert two_cpus.max_concurrent_trials(2) == 1
+    assert two_cpus.max_concurrent_trials(0.5) == 4
+    assert two_cpus.max_concurrent_trials(1, requested=1) == 1
+    with_gpus = ClusterResources(cpus=16, gpus=2, largest_node_cpus=8)
+    assert with_gpus.max_concurrent_trials(1, gpus_per_trial=0.5) == 4
+    assert with_gpus.retrain_cpus(1) == 8 and two_cpus.retrain_cpus(4) == 4
+
+
+def test_gpus_per_trial_defaults_to_one_for_gpu_families_on_a_cluster_with_gpus():
+    without, with_gpus = ClusterResources(2, 0, 2), ClusterResources(16, 2, 8)
+    assert without.gpus_per_trial(None, uses_gpu=True) == 0
+    assert with_gpus.gpus_per_trial(None, uses_gpu=True) == 1
+    assert with_gpus.gpus_per_trial(None, uses_gpu=False) == 0
+    assert without.gpus_per_trial(0.25, uses_gpu=True) == 0.25
 
 
 @pytest.mark.slow
@@ -125,3 +141,44 @@ def test_asha_stops_mlp_trials_after_fewer_epochs(ray_cluster, digits_splits, tm
     assert (trials.loc[trials["status"] == "completed", "epochs_done"] == 9).all()
     completed_best = trials.loc[trials["status"] == "completed", "validation_accuracy"].max()
     assert result.validation_accuracy == completed_best, "the best config is chosen among full-budget trials"
+
+
+def expected_stopping_epochs(qualities: list[float], rungs: list[int], reduction_factor: int, epochs: int) -> list[int]:
+    """Asynchronous successive halving by hand: at each rung a trial goes on if its score is not below
+    the (1 - 1/R) quantile of the scores recorded there before it; its own score is recorded either way."""
+    recorded = {rung: [] for rung in rungs}
+    stopped_at = []
+    for quality in qualities:
+        reached = epochs
+        for rung in rungs:
+            score = quality * rung / epochs
+            before = recorded[rung]
+            recorded[rung] = [*before, score]
+            if before and score < np.percentile(before, (1 - 1 / reduction_factor) * 100):
+                reached = rung
+                break
+        stopped_at.append(reached)
+    return stopped_at
+
+
+@pytest.mark.slow
+def test_asha_stops_scripted_trials_at_exactly_the_rungs_successive_halving_gives(ray_cluster, digits_splits, tmp_path):
+    ray.cloudpickle.register_pickle_by_value(scripted_family)  # the workers cannot import tests/
+    space_path = tmp_path / "space.yaml"
+    space_path.write_text("quality: {type: float, low: 0.0, high: 1.0}\nepochs: {type: int, low: 9, high: 9}\n")
+    space = load_space(space_path, scripted_family.PARAMETERS)
+    result = run_search(
+        scripted_family, space, digits_splits.search, resources=read_resources(), storage_dir=tmp_path, verbose=0,
+        num_samples=14, time_budget_s=300, seed=0, cpus_per_trial=1, max_concurrent=1, rungs=Rungs(),
+    )  # fmt: skip
+    trials = result.trials  # in the order the trials were started
+    assert trials["quality"].iloc[0] == 0.5, "the article's settings come first"
+    expected = expected_stopping_epochs(trials["quality"].tolist(), [1, 3, 9], reduction_factor=3, epochs=9)
+    assert trials["epochs_done"].tolist() == expected
+    assert (trials["reports"] == trials["epochs_done"]).all(), "a stopped trial trains no further than its rung"
+    assert set(expected) >= {1, 3, 9}, "the script stops trials at both rungs and lets some finish"
+    finished = trials[trials["epochs_done"] == 9]
+    assert (finished["status"] == "completed").all() and (
+        trials[trials["epochs_done"] < 9]["status"] == "stopped_early"
+    ).all()
+    assert result.validation_accuracy == pytest.approx(finished["quality"].max()), "the best full-budget trial wins"

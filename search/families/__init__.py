@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from search.errors import InputError
 from search.families import cnn, keras_mlp, logistic, mlp, svc
 from search.families.base import Family
 
@@ -9,8 +10,8 @@ FAMILIES: dict[str, Family] = {family.NAME: family for family in (logistic, svc,
 
 
 def get_family(name: str) -> Family:
-    """The family called ``name``; a ValueError lists the known ones."""
+    """The family called ``name``; an ``InputError`` (a ValueError) lists the known ones."""
     try:
         return FAMILIES[name]
     except KeyError:
-        raise ValueError(f"unknown family {name!r}; choose from {', '.join(sorted(FAMILIES))}") from None
+        raise InputError(f"unknown family {name!r}; choose from {', '.join(sorted(FAMILIES))}") from None

@@ -7,7 +7,7 @@ The search calls a family in this order:
    space's parameter names, evaluated as the first trial.
 3. ``train(config, data, report, seed, ...)`` once per trial, inside a Ray worker: fit on
    ``data.X_train``, and after each unit of budget (an epoch, or once for a model that is not
-   trained iteratively) call ``report`` with the metrics below.
+   trained iteratively) call ``report`` with a ``TrialReport``.
 4. ``train`` once more after the search, on the whole training split with no validation split,
    then ``save`` the model and score it on the test split.
 
@@ -25,21 +25,21 @@ import numpy as np
 
 from search.data import FitData
 from search.settings import Budget
+from search.trial_report import TrialReport
 
 
 class Report(Protocol):
     """What a family calls after each unit of budget.
 
-    ``metrics`` holds at least ``validation_accuracy`` and ``progress``, the share of the full
-    budget done (1.0 after the last epoch), so a stopped trial says how far it got. An iterative
-    family may pass ``checkpoint``, a folder from which ``train(..., restore_from=folder)`` carries
-    on; the folder is only valid during the call.
+    ``report`` is built with ``TrialReport.after_epoch`` or ``TrialReport.after_fit``, so it says how
+    far into its budget the trial was. An iterative family may pass ``checkpoint``, a folder from
+    which ``train(..., restore_from=folder)`` carries on; the folder is only valid during the call.
     """
 
-    def __call__(self, metrics: dict[str, float], checkpoint: Path | None = None) -> None: ...
+    def __call__(self, report: TrialReport, checkpoint: Path | None = None) -> None: ...
 
 
-def no_report(metrics: dict[str, float], checkpoint: Path | None = None) -> None:
+def no_report(report: TrialReport, checkpoint: Path | None = None) -> None:
     """A ``report`` that drops what it is given (the final retrain has no validation split)."""
 
 

@@ -14,7 +14,7 @@ from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
 from search.families.keras_model import save as save
 from search.families.keras_model import train_keras
-from search.settings import Budget
+from search.settings import Budget, Rungs
 
 NAME = "cnn"
 PARAMETERS = frozenset(
@@ -29,7 +29,7 @@ USES_GPU = True
 BATCH_NORM_MOMENTUM = 0.9
 """Keras' 0.99 leaves the moving statistics far behind in a short run, so early validation scores
 (the ones ASHA compares) would misjudge batch normalization."""
-MNIST_BUDGET = Budget(num_samples=200, time_budget_s=30 * 60, scheduler="none", grace_period=3)
+MNIST_BUDGET = Budget(num_samples=200, time_budget_s=30 * 60, rungs=Rungs(scheduler="none", grace_period=3))
 """Every trial trains in full by default. On MNIST the networks that end best (batch normalization,
 shifted images, a cosine schedule) trail after a few epochs: with ASHA at 1, 3 and 9 epochs, and
 again at 3 and 9, the search stopped them early and ended at the article's network. With

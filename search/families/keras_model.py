@@ -17,6 +17,7 @@ import numpy as np
 
 from search.data import FitData
 from search.families.base import Report
+from search.trial_report import EPOCHS_DONE, TrialReport
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_MODEL = "model.keras"
@@ -61,7 +62,7 @@ def train_keras(
     epochs = int(config["epochs"])
     if restore_from is not None:
         model = keras.models.load_model(restore_from / CHECKPOINT_MODEL)
-        first_epoch = json.loads((restore_from / CHECKPOINT_STATE).read_text())["epochs_done"]
+        first_epoch = json.loads((restore_from / CHECKPOINT_STATE).read_text())[EPOCHS_DONE]
     else:
         model = build(keras, config, input_shape)
         model.compile(
@@ -75,16 +76,11 @@ def train_keras(
         validation = (data.X_val.reshape(-1, *input_shape), data.y_val)
 
         def report_epoch(epoch: int, logs: dict[str, float]) -> None:
-            metrics = {
-                "validation_accuracy": float(logs["val_accuracy"]),
-                "validation_loss": float(logs["val_loss"]),
-                "progress": (epoch + 1) / epochs,
-                "epochs_done": epoch + 1,
-            }
+            trial_report = TrialReport.after_epoch(epoch + 1, epochs, logs["val_accuracy"], float(logs["val_loss"]))
             with tempfile.TemporaryDirectory() as folder:
                 model.save(Path(folder) / CHECKPOINT_MODEL)
-                (Path(folder) / CHECKPOINT_STATE).write_text(json.dumps({"epochs_done": epoch + 1}))
-                report(metrics, checkpoint=Path(folder))
+                (Path(folder) / CHECKPOINT_STATE).write_text(json.dumps({EPOCHS_DONE: epoch + 1}))
+                report(trial_report, checkpoint=Path(folder))
 
         callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report_epoch))
     model.fit(

@@ -19,6 +19,7 @@ from search.families.sklearn_model import load as load
 from search.families.sklearn_model import predict as predict
 from search.families.sklearn_model import save as save
 from search.settings import Budget
+from search.trial_report import TrialReport
 
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
@@ -57,6 +58,5 @@ def train(
         for epoch in range(1, epochs + 1):
             model.partial_fit(data.X_train, data.y_train, classes=classes)
             if data.has_validation:
-                metrics = {"validation_accuracy": accuracy(model, data.X_val, data.y_val), "progress": epoch / epochs}
-                report({**metrics, "epochs_done": epoch})
+                report(TrialReport.after_epoch(epoch, epochs, accuracy(model, data.X_val, data.y_val)))
     return model

@@ -10,6 +10,7 @@ import numpy as np
 
 from search.data import FitData
 from search.families.base import Report
+from search.trial_report import TrialReport
 
 MODEL_FILE = "model.joblib"
 
@@ -18,7 +19,7 @@ def fit_once(estimator: Any, data: FitData, report: Report) -> Any:
     """Fit a non-iterative estimator on the whole budget, then report once."""
     estimator.fit(data.X_train, data.y_train)
     if data.has_validation:
-        report({"validation_accuracy": accuracy(estimator, data.X_val, data.y_val), "progress": 1.0})
+        report(TrialReport.after_fit(accuracy(estimator, data.X_val, data.y_val)))
     return estimator
 
 

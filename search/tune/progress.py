@@ -8,8 +8,8 @@ from typing import Any
 
 from ray.tune import Callback
 
-from search.fidelity import reached_full_budget
 from search.formatting import format_duration, format_value
+from search.trial_report import EPOCHS_DONE, PROGRESS, TRAIN_SAMPLES, reached_full_budget
 
 HEARTBEAT_S = 120.0
 """Seconds without a line after which the trials still running get one (a cnn trial takes minutes)."""
@@ -81,8 +81,8 @@ class ProgressPrinter(Callback):
 
 def budget_reached(result: dict) -> str:
     """How far a trial got: epochs, training images, or a share of its budget."""
-    if "epochs_done" in result:
-        return f"epoch {result['epochs_done']}"
-    if "train_samples" in result:
-        return f"{result['train_samples']} images"
-    return f"{result.get('progress', 1.0):.0%} of its budget"
+    if EPOCHS_DONE in result:
+        return f"epoch {result[EPOCHS_DONE]}"
+    if TRAIN_SAMPLES in result:
+        return f"{result[TRAIN_SAMPLES]} images"
+    return f"{result[PROGRESS]:.0%} of its budget"

@@ -16,19 +16,36 @@ import logging
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
-from search.fidelity import reached_full_budget
+from search.trial_report import reached_full_budget
 
 logger = logging.getLogger(__name__)
+
+PRIVATE_STATE = {"_ot_study": optuna.Study, "_ot_trials": dict, "_completed_trials": set}
+"""The private attributes of Ray's ``OptunaSearch`` (Ray 2.60) that the shim below reads, and their
+types; ``tests/test_fidelity.py`` fails loudly if a Ray release moves them."""
 
 
 class MultiFidelityOptunaSearch(OptunaSearch):
     """``OptunaSearch`` that tells Optuna a trial stopped early is PRUNED, not COMPLETE."""
 
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study behind the searcher."""
+        return self._ot_study
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
-        if error or not result or reached_full_budget(result) or trial_id in self._completed_trials:
+        if error or not result or reached_full_budget(result) or self._told(trial_id):
             super().on_trial_complete(trial_id, result, error)
             return
+        self._tell_pruned(trial_id)
+
+    # The shim: the only code that touches OptunaSearch's private state (PRIVATE_STATE).
+
+    def _told(self, trial_id: str) -> bool:
+        return trial_id in self._completed_trials
+
+    def _tell_pruned(self, trial_id: str) -> None:
         try:
             self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search
