@@ -1,6 +1,8 @@
 """Every process-wide environment variable the search sets, each with its reason, in one place.
 
-Each is set only where the user has not set it already.
+Ray's and Tune's are set only where the user has not set them already; the thread caps always are.
+One more is set only while a search runs, and restored after it: ``TUNE_DISABLE_SIGINT_HANDLER``
+(``search/tune/interrupt.py``, where Ctrl-C is handled).
 """
 
 from __future__ import annotations
@@ -33,6 +35,25 @@ TRIAL_WORKER = {
     ),
 }
 """Set inside each trial's Ray worker (a worker on another node does not inherit the driver's)."""
+
+
+def thread_caps(threads: int) -> dict[str, tuple[str, str]]:
+    """The variables that cap a trial's (or the retrain's) native threads to the CPUs it holds."""
+    return {
+        "OMP_NUM_THREADS": (str(threads), "OpenMP pools started from now on use only the CPUs the work holds"),
+        "TF_NUM_INTRAOP_THREADS": (
+            str(threads),
+            "TensorFlow reads it once, when its runtime starts in a worker; every trial of a search holds the "
+            "same CPUs, so a reused worker keeps the right cap",
+        ),
+        "TF_NUM_INTEROP_THREADS": (str(min(2, threads)), "as above, for the threads that run operations side by side"),
+    }
+
+
+def cap_threads_of_new_pools(threads: int) -> None:
+    """Set ``thread_caps(threads)``, replacing any value (BLAS pools already running: ``search.threads``)."""
+    for name, (value, _reason) in thread_caps(threads).items():
+        os.environ[name] = value
 
 
 def prepare_ray_auth(address: str | None) -> None:

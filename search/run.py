@@ -341,12 +341,19 @@ def splits_by_family(dataset, plans: list[Settings]) -> dict[str, Splits]:
     for settings in plans:
         options = (settings.validation_fraction, settings.max_train_samples, settings.search_train_samples)
         if options not in made:
-            made[options] = make_splits(
-                dataset,
-                validation_fraction=settings.validation_fraction,
-                max_train_samples=settings.max_train_samples,
-                search_train_samples=settings.search_train_samples,
-            )
+            try:
+                made[options] = make_splits(
+                    dataset,
+                    validation_fraction=settings.validation_fraction,
+                    max_train_samples=settings.max_train_samples,
+                    search_train_samples=settings.search_train_samples,
+                )
+            except ValueError as error:  # scikit-learn's stratified split: too few rows for every class
+                raise BadInput(
+                    f"cannot split the {dataset.name} data with --max-train-samples {settings.max_train_samples}, "
+                    f"--validation-fraction {settings.validation_fraction:g} and --search-train-samples "
+                    f"{settings.search_train_samples}: {error}"
+                ) from None
             validation_size = len(made[options].search.y_val)
             if validation_size < 10:
                 raise BadInput(f"the validation split has only {validation_size} images; use more training samples")

@@ -139,6 +139,10 @@ BAD_INPUTS = {
     "resume nothing": (lambda tmp: ["--resume", str(tmp)], "not a run's results folder"),
     "resume damaged settings": (lambda tmp: ["--resume", damaged_run(tmp)], "settings.json is damaged (--num-samples"),
     "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),
+    "too few images to split": (
+        lambda tmp: ["--family", "svc", "--dataset", "digits", "--max-train-samples", "5"],
+        "cannot split the digits data with --max-train-samples 5",
+    ),
     "space for all": (
         lambda tmp: ["--family", "all", "--space", bad_space(tmp)],
         "cannot be used with --family all",
