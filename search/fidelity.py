@@ -18,13 +18,10 @@ from typing import Any
 import numpy as np
 
 from search.data import FitData
-from search.families.base import Family, Report
+from search.families.base import SAMPLES, Family, Report
 from search.settings import Rungs
 from search.spaces import SearchSpace
 from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, TrialReport
-
-EPOCHS = "epochs"
-SAMPLES = "samples"
 
 MIN_PER_CLASS = 10
 """A subset smaller than this many images per class is too small to be a rung."""

@@ -7,7 +7,7 @@ from typing import Any
 from search.cluster import ClusterResources
 from search.data import Dataset, Splits
 from search.families import get_family
-from search.fidelity import SAMPLES
+from search.families.base import SAMPLES
 from search.formatting import format_config, format_duration
 from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import EPOCHS, Report
 from search.settings import Budget
 from search.trial_report import TrialReport
 
@@ -22,7 +22,7 @@ NAME = "scripted"
 PARAMETERS = frozenset({"quality", "epochs"})
 BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
-FIDELITY = "epochs"
+FIDELITY = EPOCHS
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=1, time_budget_s=60)
 

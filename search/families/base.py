@@ -27,6 +27,11 @@ from search.data import FitData
 from search.settings import Budget
 from search.trial_report import TrialReport
 
+EPOCHS = "epochs"
+"""A family whose budget is epochs: it reports after every epoch."""
+SAMPLES = "samples"
+"""A family whose budget is training samples: the search fits it on growing subsets (``search.fidelity``)."""
+
 
 class Report(Protocol):
     """What a family calls after each unit of budget.
@@ -53,8 +58,7 @@ class Family(Protocol):
     MODEL_FILE: str
     """File name of the saved retrained model."""
     FIDELITY: str
-    """What a trial's budget is counted in: ``"epochs"`` (the family reports after every epoch) or
-    ``"samples"`` (the search fits it on growing subsets of the training split, see ``search.fidelity``)."""
+    """What a trial's budget is counted in: ``EPOCHS`` or ``SAMPLES``."""
     USES_GPU: bool
     """Whether its trials take a GPU when the cluster has one."""
     MNIST_BUDGET: Budget

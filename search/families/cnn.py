@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
@@ -24,7 +24,7 @@ PARAMETERS = frozenset(
     }
 )  # fmt: skip
 BASELINE_TEST_ACCURACY = 0.992
-FIDELITY = "epochs"
+FIDELITY = EPOCHS
 USES_GPU = True
 BATCH_NORM_MOMENTUM = 0.9
 """Keras' 0.99 leaves the moving statistics far behind in a short run, so early validation scores

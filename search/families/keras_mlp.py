@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
@@ -20,7 +20,7 @@ PARAMETERS = frozenset(
     {"n_layers", "units", "activation", "dropout", "learning_rate", "lr_schedule", "batch_size", "epochs"}
 )
 BASELINE_TEST_ACCURACY = 0.977
-FIDELITY = "epochs"
+FIDELITY = EPOCHS
 USES_GPU = True
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=30 * 60)
 

@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import fit_once
 from search.families.sklearn_model import load as load
@@ -22,7 +22,7 @@ from search.settings import Budget
 NAME = "logistic"
 PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
-FIDELITY = "samples"
+FIDELITY = SAMPLES
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=10 * 60)
 

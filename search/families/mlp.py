@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import EPOCHS, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import accuracy
 from search.families.sklearn_model import load as load
@@ -24,7 +24,7 @@ from search.trial_report import TrialReport
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
 BASELINE_TEST_ACCURACY = 0.976
-FIDELITY = "epochs"
+FIDELITY = EPOCHS
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=20 * 60)
 

@@ -9,7 +9,7 @@ from typing import Any
 from sklearn.svm import SVC
 
 from search.data import FitData
-from search.families.base import Report
+from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import fit_once
 from search.families.sklearn_model import load as load
@@ -21,7 +21,7 @@ NAME = "svc"
 PARAMETERS = frozenset({"C", "gamma"})
 BASELINE_TEST_ACCURACY = 0.946
 KERNEL_CACHE_MB = 1000
-FIDELITY = "samples"
+FIDELITY = SAMPLES
 USES_GPU = False
 MNIST_BUDGET = Budget(num_samples=500, time_budget_s=20 * 60)
 

@@ -11,8 +11,8 @@ from ray import tune
 
 from search.data import FitData
 from search.environment import prepare_trial_worker
-from search.families.base import Family
-from search.fidelity import SAMPLES, timed, train_on_growing_subsets
+from search.families.base import SAMPLES, Family
+from search.fidelity import timed, train_on_growing_subsets
 from search.threads import cap_threads
 from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
 
