@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,7 @@ class Settings:
     """None: 1 for a family that trains on GPUs when the cluster has them, else 0."""
     seed: int = 0
     address: str | None = None
-    rungs: Rungs = field(default=DEFAULT_RUNGS)
+    rungs: Rungs = DEFAULT_RUNGS
 
     def __post_init__(self) -> None:
         for setting, constraint in CONSTRAINTS.items():
