@@ -20,6 +20,7 @@ class ClusterResources:
     cpus: float
     gpus: float
     largest_node_cpus: float
+    nodes: int = 1
 
     def max_concurrent_trials(
         self, cpus_per_trial: float, gpus_per_trial: float = 0, requested: int | None = None
@@ -33,7 +34,9 @@ class ClusterResources:
         return max(1, int(fits))
 
     def gpus_per_trial(self, requested: float | None, uses_gpu: bool) -> float:
-        """``requested``, or 1 for a family that trains on GPUs when the cluster has any, else 0."""
+        """``requested``, or 1 when the cluster has GPUs; always 0 for a family that cannot use one."""
+        if not uses_gpu:
+            return 0.0
         if requested is not None:
             return requested
         return 1.0 if uses_gpu and self.gpus > 0 else 0.0
@@ -44,7 +47,12 @@ class ClusterResources:
 
 
 def start_ray(address: str | None) -> ClusterResources:
-    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size."""
+    """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size.
+
+    With no ``address``, ``RAY_ADDRESS`` names the cluster when it is set: ``ray job submit`` sets it
+    for the job's driver, and ``ray.init(address="local")`` would ignore it.
+    """
+    address = address or os.environ.get("RAY_ADDRESS") or None
     if address and "ray" in sys.modules and "RAY_AUTH_MODE" not in os.environ:
         raise RuntimeError("start_ray must run before ray is imported")
     prepare_ray_auth(address)
@@ -62,7 +70,8 @@ def start_ray(address: str | None) -> ClusterResources:
         )
     resources = read_resources()
     where = f"cluster at {address}" if address else "local Ray"
-    print(f"{where}: {resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)
+    nodes = f"{resources.nodes} nodes, " if resources.nodes > 1 else ""
+    print(f"{where}: {nodes}{resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)
     if context.dashboard_url:
         print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
     return resources
@@ -74,4 +83,4 @@ def read_resources() -> ClusterResources:
 
     total = ray.cluster_resources()
     node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
-    return ClusterResources(total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0))
+    return ClusterResources(total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0), len(node_cpus))

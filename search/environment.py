@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from search.gpu import SHARE_VARIABLE
+
 AUTH_TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
 DRIVER = {
@@ -22,6 +24,11 @@ DRIVER = {
         "0",
         "checkpoints go to the run folder on local disk, where a snapshot after each one is a cheap copy, "
         "so Ray Tune's warning about frequent snapshots is noise",
+    ),
+    "TUNE_DISABLE_STRICT_METRIC_CHECKING": (
+        "1",
+        "a trial whose config raises ends with one last result that names the error and holds no score "
+        "(search/tune/trial.py); every other result is a TrialReport, which cannot lack the metric",
     ),
 }
 """Set in the driver before a search starts."""
@@ -72,9 +79,10 @@ def prepare_driver() -> None:
     _set_defaults(DRIVER)
 
 
-def prepare_trial_worker() -> None:
-    """The variables a trial's worker process needs."""
+def prepare_trial_worker(gpu_share: float = 0) -> None:
+    """The variables a trial's worker process needs, and the share of a GPU the trial holds (``search.gpu``)."""
     _set_defaults(TRIAL_WORKER)
+    os.environ[SHARE_VARIABLE] = str(gpu_share)
 
 
 def _set_defaults(variables: dict[str, tuple[str, str]]) -> None:

@@ -13,6 +13,7 @@ from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
 from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
+from search.storage import open_storage
 from search.tune.runner import run_search
 
 
@@ -54,6 +55,8 @@ def run_family(
         f"{describe_scheduler(settings.rungs, family.FIDELITY)}",
         flush=True,
     )
+    if settings.storage_path:
+        print(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}", flush=True)
     search = run_search(
         family,
         space,
@@ -65,7 +68,9 @@ def run_family(
         cpus_per_trial=settings.cpus_per_trial,
         gpus_per_trial=gpus,
         max_concurrent=concurrent,
-        storage_dir=run_dir,
+        fixed_concurrency=settings.max_concurrent is not None,
+        storage=open_storage(settings.storage_path, run_dir),
+        experiment_name=settings.experiment_name,
         rungs=settings.rungs,
         resume=resume,
         verbose=0 if quiet else 1,
@@ -90,6 +95,12 @@ def run_family(
     report = build_report(settings, baseline, search, retrain)
     write_run_files(run_dir, report, search.trials)
     return report
+
+
+def experiment_location(settings: Settings) -> str:
+    """Where Ray Tune keeps this run's trials, as the user wrote the storage (a URI keeps its query)."""
+    base, _, query = settings.storage_path.partition("?")
+    return f"{base.rstrip('/')}/{settings.experiment_name}" + (f"?{query}" if query else "")
 
 
 def describe_scheduler(rungs: Rungs, fidelity: str) -> str:

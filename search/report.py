@@ -28,7 +28,12 @@ def build_report(
         "test_accuracy_ci95": list(retrain.test_accuracy_ci95),
         "test_samples": retrain.test_samples,
         "baseline_test_accuracy": baseline,
-        "trials": {"total": len(search.trials), **{status: int(counts.get(status, 0)) for status in STATUSES}},
+        "trials": {
+            "total": len(search.trials),
+            **{status: int(counts.get(status, 0)) for status in STATUSES},
+            "retried": int((search.trials["attempts"] > 1).sum()),
+        },
+        "trials_per_node": {str(node): int(n) for node, n in search.trials["node"].value_counts().items()},
         "scheduler": settings.rungs.scheduler,
         "search_seconds": round(search.seconds, 1),
         "training_core_share": None if search.training_core_share is None else round(search.training_core_share, 3),

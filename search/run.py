@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import traceback
+import uuid
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from search.settings import (
     parse_duration,
 )
 from search.spaces import default_space_path, load_space
+from search.storage import check_local_folder, is_uri, open_storage
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -174,6 +176,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir", metavar="DIR", help="results folder; must not exist yet (default: runs/<family>-<timestamp>)"
     )
     parser.add_argument(
+        "--storage-path",
+        metavar="PATH",
+        help="where Ray Tune keeps trial results and checkpoints: on a cluster, a folder every node mounts (NFS) "
+        "or a bucket (s3://bucket/prefix, gs://...; an S3-compatible server: "
+        "s3://bucket/prefix?endpoint_override=http://host:9000) (default: $SEARCH_STORAGE_PATH, else the "
+        "results folder)",
+    )
+    parser.add_argument(
         "--address",
         metavar="ADDR",
         help="join a running Ray cluster ('auto' or host:port); without it a local Ray starts, with its dashboard",
@@ -235,7 +245,18 @@ def resolve_settings(args: argparse.Namespace, family: str, output_dir: Path = P
             seed=args.seed,
             address=args.address,
         ),
+        **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
     )
+
+
+def storage_settings(storage_path: str | None, output_dir: Path) -> dict[str, Any]:
+    """Where Ray Tune keeps the run: a shared place gets a folder of its own per run, the run folder ``tune/``."""
+    if not storage_path:
+        return {}
+    if not is_uri(storage_path):
+        check_local_folder(storage_path)
+        storage_path = str(Path(storage_path).resolve())
+    return {"storage_path": storage_path, "experiment_name": f"{output_dir.name}-{uuid.uuid4().hex[:8]}"}
 
 
 def given(**options: Any) -> dict[str, Any]:
@@ -254,9 +275,9 @@ def choose_output_dir(args: argparse.Namespace) -> Path:
         path = Path(args.output_dir)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise BadInput(f"--output-dir {path} already exists and is not empty; choose a new folder")
-        return path
+        return path.resolve()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{args.family}-{stamp}"
+    return (Path("runs") / f"{args.family}-{stamp}").resolve()
 
 
 def plan_new_run(args: argparse.Namespace) -> tuple[Path, list[Settings]]:
@@ -273,7 +294,7 @@ def plan_new_run(args: argparse.Namespace) -> tuple[Path, list[Settings]]:
 
 def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
     """The settings recorded in an interrupted run's folder."""
-    path = Path(folder)
+    path = Path(folder).resolve()
     if not (path / "settings.json").is_file():
         hint = " (for --family all, resume each family's subfolder)" if any(path.glob("*/settings.json")) else ""
         raise BadInput(f"--resume {path}: no settings.json there; it is not a run's results folder{hint}")
@@ -294,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
+        for settings in plans:
+            open_storage(settings.storage_path, settings.output_dir)
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
     except InputError as error:
@@ -304,9 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         from search.cluster import start_ray
 
         resources = start_ray(args.address or plans[0].address)  # before anything imports ray
-        wanted = max(s.gpus_per_trial or 0 for s in plans)
-        if wanted > resources.gpus:
-            print(f"error: --gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs", file=sys.stderr)
+        try:
+            check_cluster_fits(plans, resources)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
             return EXIT_BAD_INPUT
         from search.pipeline import run_family
 
@@ -332,6 +356,20 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def check_cluster_fits(plans: list[Settings], resources) -> None:
+    """The cluster can run every plan: the GPUs asked for, and shared storage for checkpoints on many nodes."""
+    for settings in plans:
+        family = get_family(settings.family)
+        wanted = settings.gpus_per_trial or 0
+        if family.USES_GPU and wanted > resources.gpus:
+            raise BadInput(f"--gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs")
+        if family.CHECKPOINTS and resources.nodes > 1 and settings.storage_path is None:
+            raise BadInput(
+                f"{settings.family} trials save checkpoints, and this cluster has {resources.nodes} nodes: pass "
+                "--storage-path with a folder every node mounts (NFS) or a bucket (s3://bucket/prefix)"
+            )
 
 
 def splits_by_family(dataset, plans: list[Settings]) -> dict[str, Splits]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION
 from search.errors import InputError
+from search.storage import LOCAL_EXPERIMENT_NAME
 
 SCHEDULERS = ("asha", "none")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
@@ -145,6 +146,10 @@ class Settings:
     """None: 1 for a family that trains on GPUs when the cluster has them, else 0."""
     seed: int = 0
     address: str | None = None
+    storage_path: str | None = None
+    """Where Ray Tune keeps trial results and checkpoints (``search/storage.py``); None: the run folder."""
+    experiment_name: str = LOCAL_EXPERIMENT_NAME
+    """The experiment's folder inside the storage; unique per run when the storage is shared."""
     rungs: Rungs = DEFAULT_RUNGS
 
     def __post_init__(self) -> None:

@@ -39,6 +39,13 @@ class TrialOutcome:
     seconds: float | None = None
     """Wall time the trial ran."""
     error: str | None = None
+    node: str | None = None
+    """The Ray node it ran on (its last attempt)."""
+    started_at: float | None = None
+    """When its last attempt started, and when it last reported (seconds since the epoch)."""
+    ended_at: float | None = None
+    attempts: int = 1
+    """1, or more when it was retried after its node or worker died."""
 
     @property
     def status(self) -> str:
@@ -80,7 +87,8 @@ def best_outcome(outcomes: Iterable[TrialOutcome]) -> TrialOutcome:
 
 
 def trials_table(outcomes: Iterable[TrialOutcome], parameters: list[str]) -> pd.DataFrame:
-    """One row per trial: id, status, the searched parameters, its last report, reports, seconds, error."""
+    """One row per trial: id, status, the searched parameters, its last report, reports, seconds, error,
+    and where and when it ran."""
     rows = []
     for outcome in outcomes:
         last = outcome.last
@@ -97,6 +105,10 @@ def trials_table(outcomes: Iterable[TrialOutcome], parameters: list[str]) -> pd.
                 "seconds": outcome.seconds,
                 TRAINING_SECONDS: None if last is None else last.training_seconds,
                 "error": outcome.error,
+                "node": outcome.node,
+                "attempts": outcome.attempts,
+                "started_at": outcome.started_at,
+                "ended_at": outcome.ended_at,
             }
         )
     return pd.DataFrame(rows)

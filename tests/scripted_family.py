@@ -24,6 +24,7 @@ BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
 FIDELITY = EPOCHS
 USES_GPU = False
+CHECKPOINTS = False
 MNIST_BUDGET = Budget(num_samples=1, time_budget_s=60)
 
 

@@ -50,7 +50,8 @@ def test_end_to_end_on_digits(tmp_path):
     assert len(trials) == 8 and {"C", "max_iter", "validation_accuracy", "status", "train_samples"} <= set(trials)
     statuses = trials["status"].value_counts()
     assert report["trials"] == {"total": 8, "completed": statuses["completed"],
-                                "stopped_early": statuses.get("stopped_early", 0), "failed": 0}  # fmt: skip
+                                "stopped_early": statuses.get("stopped_early", 0), "failed": 0,
+                                "retried": 0}  # fmt: skip
     stopped = trials[trials["status"] == "stopped_early"]
     assert (stopped["train_samples"] < trials["train_samples"].max()).all(), "how far a stopped trial got"
     assert report["scheduler"] == "asha" and 0 < report["training_core_share"] <= 1

@@ -10,6 +10,7 @@ from search.cluster import ClusterResources, read_resources
 from search.families import FAMILIES
 from search.settings import Rungs
 from search.spaces import default_space_path, load_space
+from search.storage import open_storage
 from search.tune.runner import run_search
 from tests import scripted_family
 
@@ -25,7 +26,8 @@ def search(family, digits_splits, tmp_path, space_yaml=None, **options):
     space = load_space(space_path, FAMILIES[family].PARAMETERS)
     settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=2)
     return run_search(
-        FAMILIES[family], space, digits_splits.search, resources=read_resources(), storage_dir=tmp_path, verbose=0,
+        FAMILIES[family], space, digits_splits.search, resources=read_resources(), verbose=0,
+        storage=open_storage(None, tmp_path),
         **{**settings, **options},
     )  # fmt: skip
 
@@ -168,7 +170,8 @@ def test_asha_stops_scripted_trials_at_exactly_the_rungs_successive_halving_give
     space_path.write_text("quality: {type: float, low: 0.0, high: 1.0}\nepochs: {type: int, low: 9, high: 9}\n")
     space = load_space(space_path, scripted_family.PARAMETERS)
     result = run_search(
-        scripted_family, space, digits_splits.search, resources=read_resources(), storage_dir=tmp_path, verbose=0,
+        scripted_family, space, digits_splits.search, resources=read_resources(), verbose=0,
+        storage=open_storage(None, tmp_path),
         num_samples=14, time_budget_s=300, seed=0, cpus_per_trial=1, max_concurrent=1, rungs=Rungs(),
     )  # fmt: skip
     trials = result.trials  # in the order the trials were started

@@ -61,6 +61,8 @@ class Family(Protocol):
     """What a trial's budget is counted in: ``EPOCHS`` or ``SAMPLES``."""
     USES_GPU: bool
     """Whether its trials take a GPU when the cluster has one."""
+    CHECKPOINTS: bool
+    """Whether its trials save checkpoints (then a cluster of many nodes needs shared storage)."""
     MNIST_BUDGET: Budget
     """The default budget on MNIST, sized so that search and retrain fit in 30 minutes on 2 cores."""
 

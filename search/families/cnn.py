@@ -26,6 +26,7 @@ PARAMETERS = frozenset(
 BASELINE_TEST_ACCURACY = 0.992
 FIDELITY = EPOCHS
 USES_GPU = True
+CHECKPOINTS = True
 BATCH_NORM_MOMENTUM = 0.9
 """Keras' 0.99 leaves the moving statistics far behind in a short run, so early validation scores
 (the ones ASHA compares) would misjudge batch normalization."""

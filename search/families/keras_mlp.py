@@ -22,6 +22,7 @@ PARAMETERS = frozenset(
 BASELINE_TEST_ACCURACY = 0.977
 FIDELITY = EPOCHS
 USES_GPU = True
+CHECKPOINTS = True
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=30 * 60)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from search.data import FitData
 from search.families.base import Report
+from search.gpu import configure_tensorflow_gpus
 from search.trial_report import EPOCHS_DONE, TrialReport
 
 MODEL_FILE = "model.keras"
@@ -28,17 +29,13 @@ BuildModel = Callable[[Any, Mapping[str, Any], tuple[int, ...]], Any]
 
 
 def import_keras() -> Any:
-    """Keras, on a freshly cleared session, with GPU memory growth on; a clear error if missing."""
+    """Keras on a freshly cleared session, GPU memory capped or growing (``search.gpu``); a clear error if missing."""
     try:
         import keras
         import tensorflow as tf
     except ImportError:
         raise ImportError("the Keras families need TensorFlow: pip install tensorflow") from None
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass  # set by an earlier trial in this reused worker, before its runtime started
+    configure_tensorflow_gpus(tf)
     keras.backend.clear_session()  # a reused worker must not keep the last trial's models
     return keras
 

@@ -24,6 +24,7 @@ PARAMETERS = frozenset({"C", "max_iter", "tol"})
 BASELINE_TEST_ACCURACY = 0.925
 FIDELITY = SAMPLES
 USES_GPU = False
+CHECKPOINTS = False
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=10 * 60)
 
 

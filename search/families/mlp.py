@@ -26,6 +26,7 @@ PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "bat
 BASELINE_TEST_ACCURACY = 0.976
 FIDELITY = EPOCHS
 USES_GPU = False
+CHECKPOINTS = False
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=20 * 60)
 
 

@@ -10,6 +10,7 @@ from ray.tune import Callback
 
 from search.formatting import format_duration, format_value
 from search.trial_report import EPOCHS_DONE, PROGRESS, TRAIN_SAMPLES, reached_full_budget
+from search.tune.trial import TRIAL_ERROR
 
 HEARTBEAT_S = 120.0
 """Seconds without a line after which the trials still running get one (a cnn trial takes minutes)."""
@@ -32,10 +33,13 @@ class ProgressPrinter(Callback):
         self.best: float | None = None
         self.last_score: dict[str, float] = {}
         self.stopped_at: dict[str, str | None] = {}
+        self.failed: set[str] = set()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
-        """Remember the trial's latest score."""
-        if self.metric in result:
+        """Remember the trial's latest score, or that its config failed."""
+        if TRIAL_ERROR in result:
+            self.failed.add(trial.trial_id)
+        elif self.metric in result:
             budget = budget_reached(result)
             self.last_score[trial.trial_id] = result[self.metric]
             self.stopped_at[trial.trial_id] = None if reached_full_budget(result) else budget
@@ -52,7 +56,10 @@ class ProgressPrinter(Callback):
         print(f"  [{format_duration(now - self.started):>7}] running: {where}  | best {best}", flush=True)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        """A trial ended normally (or was stopped)."""
+        """A trial ended normally (or was stopped), or its config failed."""
+        if trial.trial_id in self.failed:
+            self.on_trial_error(iteration, trials, trial)
+            return
         score = self.last_score.get(trial.trial_id)
         if score is None:
             self._line(trial, "ended without a result")
@@ -61,6 +68,13 @@ class ProgressPrinter(Callback):
         stopped_at = self.stopped_at.get(trial.trial_id)
         partial = "" if stopped_at is None else f" (stopped at {stopped_at})"
         self._line(trial, f"validation {score:.2%}{partial}")
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        """A trial's worker or node died, and Ray Tune will run it again."""
+        self.running.pop(trial.trial_id, None)
+        self.last_line = time.monotonic()
+        elapsed = format_duration(time.monotonic() - self.started)
+        print(f"  [{elapsed:>7}] a trial's worker or node died; it runs again from its last checkpoint", flush=True)
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial raised."""

@@ -17,6 +17,7 @@ import optuna
 from ray.tune.search.optuna import OptunaSearch
 
 from search.trial_report import reached_full_budget
+from search.tune.trial import TRIAL_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,17 @@ class MultiFidelityOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
+        if result and TRIAL_ERROR in result:
+            error = True  # its config raised inside the trial (search/tune/trial.py): Optuna records a FAIL
         if error or not result or reached_full_budget(result) or self._told(trial_id):
             super().on_trial_complete(trial_id, result, error)
             return
         self._tell_pruned(trial_id)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """An intermediate value for Optuna; the last result of a failed trial holds none."""
+        if TRIAL_ERROR not in result:
+            super().on_trial_result(trial_id, result)
 
     # The shim: the only code that touches OptunaSearch's private state (PRIVATE_STATE).
 

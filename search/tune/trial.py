@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import ray
 from ray import tune
 
 from search.data import FitData
@@ -15,6 +17,15 @@ from search.families.base import SAMPLES, Family
 from search.fidelity import timed, train_on_growing_subsets
 from search.threads import cap_threads
 from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
+
+NODE_ID = "node_id"
+"""The Ray node the trial ran on, in every result."""
+STARTED_AT = "started_at"
+"""When this attempt at the trial started (seconds since the epoch); a retried trial has several."""
+REPORTED_AT = "reported_at"
+"""When the result was reported (seconds since the epoch)."""
+TRIAL_ERROR = "trial_error"
+"""In a trial's last result only: the one-line error its own config raised."""
 
 
 def run_trial(
@@ -25,37 +36,51 @@ def run_trial(
     defaults: Mapping[str, Any],
     seed: int,
     threads: int,
+    gpu_share: float,
     sample_sizes: list[int],
 ) -> None:
     """One trial: ``family.train`` with its threads capped, reporting to Ray Tune.
 
     A family whose budget is samples fits on growing subsets of ``sample_sizes`` rows. A trial that
-    Ray Tune restarts (``--resume``, a retried failure) carries on from its last checkpoint when its
-    family writes them.
+    Ray Tune restarts (``--resume``, a retry after its node died) carries on from its last
+    checkpoint when its family writes them. An error that the trial's own config causes ends the
+    trial with a last result that names it, instead of raising: Ray Tune retries what raises, and
+    retrying a config that cannot train would fail again.
     """
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per saved checkpoint
-    prepare_trial_worker()
+    prepare_trial_worker(gpu_share)
     config = {**defaults, **config}
-    report = timed(tune_report(TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE))
+    placement = {NODE_ID: ray.get_runtime_context().get_node_id(), STARTED_AT: time.time()}
+    report = timed(tune_report(TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE, placement))
     checkpoint = tune.get_checkpoint()
-    with cap_threads(threads):
-        if family.FIDELITY == SAMPLES:
-            train_on_growing_subsets(family, config, data, report, seed, sample_sizes)
-        elif checkpoint is None:
-            family.train(config, data, report, seed)
-        else:
-            with checkpoint.as_directory() as folder:
-                family.train(config, data, report, seed, restore_from=Path(folder))
+    try:
+        with cap_threads(threads):
+            if family.FIDELITY == SAMPLES:
+                train_on_growing_subsets(family, config, data, report, seed, sample_sizes)
+            elif checkpoint is None:
+                family.train(config, data, report, seed)
+            else:
+                with checkpoint.as_directory() as folder:
+                    family.train(config, data, report, seed, restore_from=Path(folder))
+    except Exception as error:  # noqa: BLE001 - recorded as the trial's failure (Ray stops trials by SystemExit)
+        tune.report({**placement, REPORTED_AT: time.time(), TRIAL_ERROR: one_line(error)})
 
 
-def tune_report(budget_key: str):
-    """The families' ``report``: a ``TrialReport`` that says how far it got in ``budget_key``, to Ray Tune."""
+def tune_report(budget_key: str, placement: Mapping[str, Any]):
+    """The families' ``report``: a ``TrialReport`` that says how far it got in ``budget_key``, to Ray Tune,
+    with where and since when the trial runs (``placement``)."""
 
     def report(trial_report: TrialReport, checkpoint: Path | None = None) -> None:
         if not isinstance(trial_report, TrialReport):
             raise ReportError(f"a family must report a TrialReport, not {type(trial_report).__name__}")
         trial_report.budget_reached(budget_key)
         saved = None if checkpoint is None else tune.Checkpoint.from_directory(checkpoint)
-        tune.report(trial_report.to_metrics(), checkpoint=saved)
+        tune.report({**trial_report.to_metrics(), **placement, REPORTED_AT: time.time()}, checkpoint=saved)
 
     return report
+
+
+def one_line(error: BaseException) -> str:
+    """``ValueError: the last line of its message``."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[-1] if lines else ''}"

@@ -1,0 +1,74 @@
+"""How many trials run at once: fixed by ``--max-concurrent``, or growing with the cluster.
+
+Ray Tune starts one trial at a time with a searcher unless it is wrapped in a ``ConcurrencyLimiter``;
+the limit also sets how many trials wait for resources at once (``TUNE_MAX_PENDING_TRIALS_PG``
+follows it), and waiting trials are the demand an autoscaler answers with new nodes.
+
+With no ``--max-concurrent`` the limit follows what the cluster holds, read again while the search
+runs, plus one trial that waits for the next free slot. The waiting trial matters when a node
+joins: Ray Tune hands a freed worker to the first waiting trial and cancels the worker that trial
+had asked for, so with a single waiting trial the new node's worker would be cancelled each time a
+trial ends elsewhere before it starts, and a search of short trials would never use the new node.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ray.tune.search import ConcurrencyLimiter, Searcher
+
+RECHECK_S = 2.0
+"""Seconds between two readings of the cluster's size."""
+
+
+def limit_concurrency(
+    searcher: Searcher, max_concurrent: int, *, fixed: bool, cpus_per_trial: float, gpus_per_trial: float
+) -> ConcurrencyLimiter:
+    """``searcher`` limited to ``max_concurrent`` trials at once; unless ``fixed``, the limit grows with the cluster."""
+    if fixed:
+        return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
+    return ClusterSizedLimiter(searcher, max_concurrent, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+
+
+WAITING = 1
+"""Trials beyond what the cluster holds, waiting for a free slot (see above)."""
+
+
+class ClusterSizedLimiter(ConcurrencyLimiter):
+    """A ``ConcurrencyLimiter`` whose limit grows to what the cluster holds when nodes join."""
+
+    def __init__(
+        self,
+        searcher: Searcher,
+        max_concurrent: int,
+        *,
+        cpus_per_trial: float,
+        gpus_per_trial: float,
+    ) -> None:
+        super().__init__(searcher, max_concurrent=max_concurrent + WAITING)
+        self.fits = max_concurrent
+        self.cpus_per_trial = cpus_per_trial
+        self.gpus_per_trial = gpus_per_trial
+        self._checked = time.time()
+
+    def suggest(self, trial_id: str):
+        """The searcher's next config, after raising the limit if the cluster has grown."""
+        now = time.time()
+        if now - self._checked >= RECHECK_S:
+            self._checked = now
+            self._follow_the_cluster()
+        return super().suggest(trial_id)
+
+    def _follow_the_cluster(self) -> None:
+        from search.cluster import read_resources
+
+        resources = read_resources()
+        fits = resources.max_concurrent_trials(self.cpus_per_trial, self.gpus_per_trial)
+        if fits > self.fits:
+            print(
+                f"  the cluster grew to {resources.nodes} nodes, {resources.cpus:g} CPUs, {resources.gpus:g} GPUs: "
+                f"{fits} trials at once",
+                flush=True,
+            )
+            self.fits = fits
+            self.max_concurrent = fits + WAITING

@@ -1,0 +1,246 @@
+"""The search on a real multi-node Ray cluster whose worker nodes cannot see the driver's files.
+
+One head node (1 CPU, with the dashboard and the job API) for the module; each test adds the worker
+nodes it needs (``tests/ray_nodes.py``) and kills them after. Trial storage is a real S3-compatible
+server on localhost: moto's server mode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+from tests.ray_nodes import FAST_NODE_DEATH, RAY, RayCluster, free_port, wait_for
+
+pytestmark = pytest.mark.slow
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
+"""moto accepts any credentials; without some, uploads go unsigned and moto keeps their chunk framing."""
+SMALL_KERAS = "units: {type: int, low: 16, high: 64}\nepochs: {type: int, low: 4, high: 4}\n"
+SVC_ON_MNIST_ROWS = ["--dataset", "mnist", "--max-train-samples", "4000", "--scheduler", "none"]
+SLOWER_MLP = "units: {type: int, low: 64, high: 128}\nepochs: {type: int, low: 150, high: 150}\n"
+TRIAL_ACTOR = "ImplicitFunc"
+"""The class of the actor that runs a function trainable's trial."""
+LONGER_KERAS = "units: {type: int, low: 16, high: 64}\nepochs: {type: int, low: 25, high: 25}\n"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """A moto S3 server on localhost with an empty bucket; yields the ``--storage-path`` of a prefix in it."""
+    import pyarrow.fs
+
+    port = free_port()
+    server = subprocess.Popen(
+        [_script("moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update(S3_ENV)
+    filesystem = pyarrow.fs.S3FileSystem(endpoint_override=endpoint, allow_bucket_creation=True)
+    wait_for(lambda: _try(lambda: filesystem.create_dir("runs") or True), timeout=30)
+    yield f"s3://runs/searches?endpoint_override={endpoint}"
+    server.kill()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, s3):
+    """The head node; the tests add worker nodes that cannot see ``cluster.hidden``."""
+    root = tmp_path_factory.mktemp("nodes")
+    hidden = tmp_path_factory.mktemp("runs")
+    env = {**S3_ENV, **FAST_NODE_DEATH, "RAY_AUTH_MODE": "token", "PATH": f"{_bin()}:{os.environ['PATH']}"}
+    ray_cluster = RayCluster(root, hidden, env)
+    ray_cluster.start_head(cpus=1)
+    yield ray_cluster
+    ray_cluster.stop()
+
+
+@pytest.fixture
+def worker(cluster):
+    """One worker node (1 CPU) for the test, killed after it."""
+    node = cluster.add_worker(cpus=1)
+    yield node
+    cluster.remove(node)
+
+
+def search(cluster, *args, timeout=600, **popen):
+    command = [sys.executable, "-m", "search.run", "--dataset", "digits", "--address", cluster.address, *args]
+    environment = {**os.environ, **cluster.env}
+    if popen:
+        return subprocess.Popen(command, cwd=ROOT, env=environment, text=True, **popen)
+    return subprocess.run(command, cwd=ROOT, env=environment, capture_output=True, text=True, timeout=timeout)
+
+
+def space(tmp_path, text):
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_checkpointing_family_without_shared_storage_stops_before_the_search(cluster, worker, tmp_path):
+    out = cluster.hidden / "no-storage"
+    result = search(cluster, "--family", "keras_mlp", "--output-dir", str(out))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: keras_mlp trials save checkpoints, and this cluster has 2 nodes: pass --storage-path with a folder "
+        "every node mounts (NFS) or a bucket (s3://bucket/prefix)"
+    )
+    assert not (out / "tune").exists(), "no trial started"
+
+
+@pytest.mark.parametrize("family", ["keras_mlp", "svc"])
+def test_trials_run_on_both_nodes_with_their_results_in_the_bucket(cluster, worker, s3, family, tmp_path):
+    out = cluster.hidden / f"both-{family}"
+    # svc fits a few thousand MNIST rows, so that its trials last long enough to need both nodes
+    extra = ["--space", space(tmp_path, SMALL_KERAS)] if family == "keras_mlp" else SVC_ON_MNIST_ROWS
+    result = search(cluster, "--family", family, "--num-samples", "6", "--storage-path", s3, "--output-dir", str(out),
+                    *extra)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trials = pd.read_csv(out / "trials.csv")
+    assert (trials["status"] != "failed").all()
+    assert set(trials["node"]) == set(cluster.node_ids()), "trials ran on the head and on the worker node"
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["storage_path"] == s3
+    listed = _bucket_files(s3, settings["experiment_name"])
+    assert any(name.endswith("experiment_state.json") or "experiment_state" in name for name in listed)
+    if family == "keras_mlp":
+        assert sum("checkpoint_" in name and name.endswith("model.keras") for name in listed) == 6
+        assert not list(out.glob("tune")), "nothing of Ray Tune's in the run folder"
+
+
+def test_an_interrupted_search_resumes_from_the_bucket(cluster, worker, s3, tmp_path):
+    out = cluster.hidden / "resume"
+    process = search(cluster, "--family", "keras_mlp", "--num-samples", "6", "--max-concurrent", "2",
+                     "--space", space(tmp_path, SMALL_KERAS), "--storage-path", s3, "--output-dir", str(out),
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    for line in process.stdout:
+        if "trial   2/6" in line:
+            process.send_signal(signal.SIGINT)
+            break
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+
+    result = search(cluster, "--resume", str(out))
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "report.json").read_text())["trials"]["total"] == 6
+
+
+def test_a_job_submitted_to_the_cluster_runs_there(cluster, worker, tmp_path):
+    out = cluster.hidden / "job"
+    command = [RAY, "job", "submit", "--address", cluster.dashboard, "--working-dir", str(ROOT), "--",
+               "python", "-m", "search.run", "--family", "svc", "--dataset", "digits", "--num-samples", "4",
+               "--output-dir", str(out)]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **cluster.env}, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    joined = re.search(rf"cluster at [\d.]+:{cluster.port}: 2 nodes, 2 CPUs", result.stdout)
+    assert joined, "the job joined the cluster it was sent to (RAY_ADDRESS), not a Ray of its own"
+    assert "trial   4/4" in result.stdout, "the job's logs show the progress lines"
+    assert f"results: {out}" in result.stdout
+    assert json.loads((out / "report.json").read_text())["trials"]["total"] == 4
+
+
+def test_a_node_started_partway_through_a_search_receives_trials(cluster, tmp_path):
+    out = cluster.hidden / "elastic"
+    # trials of a few seconds: long enough that the head's reused worker does not take every trial first
+    process = search(cluster, "--family", "mlp", "--num-samples", "8", "--space", space(tmp_path, SLOWER_MLP),
+                     "--dataset", "mnist", "--max-train-samples", "6000", "--scheduler", "none", "--output-dir",
+                     str(out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "trial   1/8" in line:
+            break
+    node = cluster.add_worker(cpus=1)
+    try:
+        output, _ = process.communicate(timeout=600)
+    finally:
+        cluster.remove(node)
+    assert process.returncode == 0, "".join(lines) + output
+    assert f"cluster at {cluster.address}: 1 CPUs" in "".join(lines), "the search started on the head alone"
+    assert "the cluster grew to 2 nodes, 2 CPUs, 0 GPUs: 2 trials at once" in output
+    trials = pd.read_csv(out / "trials.csv")
+    on_new_node = trials[trials["node"] == node.node_id]
+    assert len(on_new_node) >= 2, trials[["node", "started_at"]]
+    print(f"first trial on the new node {on_new_node['started_at'].min() - node.started_at:.1f} s after its start")
+
+
+def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_path):
+    node = cluster.add_worker(cpus=1)
+    out = cluster.hidden / "node-loss"
+    process = search(cluster, "--family", "keras_mlp", "--num-samples", "4", "--max-concurrent", "2",
+                     "--time-budget", "10m", "--scheduler", "none", "--space", space(tmp_path, LONGER_KERAS),
+                     "--storage-path", s3, "--output-dir", str(out),
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for(lambda: out.joinpath("settings.json").exists(), timeout=120)
+        experiment = json.loads((out / "settings.json").read_text())["experiment_name"]
+        # both first trials, one per node, are training: each has saved a checkpoint
+        wait_for(lambda: _trials_with_checkpoints(s3, experiment) >= 2, timeout=180, every=1)
+        assert _trials_running_on(cluster, node.node_id)
+        os.kill(node.raylet_pid(), signal.SIGKILL)
+        killed_at = time.time()
+        output, _ = process.communicate(timeout=600)
+    finally:
+        cluster.remove(node)
+    assert process.returncode == 0, output
+    assert "a trial's worker or node died; it runs again from its last checkpoint" in output
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 4 and (trials["status"] == "completed").all(), trials
+    retried = trials[trials["attempts"] > 1]
+    assert len(retried) == 1, "the trial that was on the dead node ran again"
+    assert retried["started_at"].iloc[0] > killed_at and retried["node"].iloc[0] != node.node_id
+    assert retried["reports"].iloc[0] == 25, "it carried on from its checkpoint: 25 epochs reported, none twice"
+    report = json.loads((out / "report.json").read_text())
+    assert report["trials"]["failed"] == 0 and report["trials"]["retried"] == 1
+    print(f"node killed {killed_at - node.started_at:.0f} s after it started; trials: {trials[['node', 'attempts']]}")
+
+
+def _trials_running_on(cluster, node_id: str) -> bool:
+    result = subprocess.run(
+        [RAY, "list", "actors", f"--address={cluster.dashboard}", "--format=json"],
+        capture_output=True, text=True, env={**os.environ, **cluster.env}, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0 or not result.stdout.startswith("["):  # "No resource in the cluster"
+        return False
+    actors = json.loads(result.stdout)
+    return any(a["node_id"] == node_id and a["state"] == "ALIVE" and a["class_name"] == TRIAL_ACTOR for a in actors)
+
+
+def _trials_with_checkpoints(storage_path: str, experiment: str) -> int:
+    try:
+        files = _bucket_files(storage_path, experiment)
+    except OSError:
+        return 0
+    return len({name.split("/checkpoint_")[0] for name in files if "/checkpoint_" in name})
+
+
+def _bucket_files(storage_path: str, experiment: str) -> list[str]:
+    import pyarrow.fs
+
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path)
+    selector = pyarrow.fs.FileSelector(f"{path}/{experiment}", recursive=True)
+    return [info.path for info in filesystem.get_file_info(selector)]
+
+
+def _bin() -> str:
+    return os.path.dirname(sys.executable)
+
+
+def _script(name: str) -> str:
+    return os.path.join(_bin(), name)
+
+
+def _try(action):
+    try:
+        return action()
+    except Exception:  # noqa: BLE001 - the server is not up yet
+        return None
