@@ -9,10 +9,12 @@ separate machine, while it still sees the checkout and the virtual environment.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +66,10 @@ class Node:
 class RayCluster:
     """A head node and the worker nodes added to it; ``env`` holds what every node and driver needs."""
 
-    root: Path
     hidden: Path
     env: dict[str, str]
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp")))
+    """The nodes' ``--temp-dir``s: a short path, as Ray's sockets there allow at most 107 bytes."""
     port: int = field(default_factory=free_port)
     dashboard_port: int = field(default_factory=free_port)
     nodes: list[Node] = field(default_factory=list)
@@ -140,6 +143,7 @@ class RayCluster:
         for node in reversed(self.nodes):
             node.kill()
         self.nodes.clear()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def wait_for(condition, timeout: float, every: float = 0.5):

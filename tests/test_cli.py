@@ -144,6 +144,18 @@ BAD_INPUTS = {
         lambda tmp: ["--family", "svc", "--dataset", "digits", "--max-train-samples", "5"],
         "cannot split the digits data with --max-train-samples 5",
     ),
+    "unknown storage scheme": (
+        lambda tmp: ["--family", "svc", "--storage-path", "nope://bucket/runs"],
+        "--storage-path nope://bucket/runs: cannot open it (Unrecognized filesystem type",
+    ),
+    "unreachable storage": (
+        lambda tmp: ["--family", "svc", "--storage-path", "s3://runs/x?endpoint_override=http://127.0.0.1:9"],
+        "cannot open it (When getting information for bucket 'runs'",
+    ),
+    "storage path is a file": (
+        lambda tmp: ["--family", "svc", "--storage-path", bad_space(tmp)],
+        "bad.yaml: it is a file, not a folder",
+    ),
     "space for all": (
         lambda tmp: ["--family", "all", "--space", bad_space(tmp)],
         "cannot be used with --family all",
@@ -224,37 +236,6 @@ def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_spli
         model = module.load(out / family / module.MODEL_FILE)
         accuracy = np.mean(module.predict(model, digits_splits.X_test) == digits_splits.y_test)
         assert accuracy == pytest.approx(report["test_accuracy"]), "the saved model loads back to its test accuracy"
-
-
-@pytest.fixture
-def running_cluster():
-    """A Ray head started the way a cluster's head is (`ray start --head`), stopped afterwards."""
-    port = "6391"
-    ray_script = Path(sys.executable).parent / "ray"
-    head = subprocess.Popen(
-        [ray_script, "start", "--head", "--block", f"--port={port}", "--node-ip-address=127.0.0.1", "--num-cpus=2",
-         "--include-dashboard=false", f"--object-store-memory={300 * 1024**2}", "--disable-usage-stats"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S": "0"},
-    )  # fmt: skip
-    for line in head.stdout:
-        if "Ray runtime started" in line:
-            break
-    else:
-        pytest.fail("ray start --head did not start")
-    yield f"127.0.0.1:{port}"
-    head.terminate()
-    head.wait(timeout=60)
-
-
-@pytest.mark.slow
-def test_the_same_command_joins_a_running_cluster(tmp_path, running_cluster):
-    out = tmp_path / "run"
-    result = run_cli("--family", "svc", "--dataset", "digits", "--num-samples", "3", "--address", running_cluster,
-                     "--output-dir", str(out))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert f"cluster at {running_cluster}: 2 CPUs" in result.stdout
-    assert json.loads((out / "report.json").read_text())["trials"]["total"] == 3
 
 
 @pytest.mark.slow

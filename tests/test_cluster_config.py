@@ -54,8 +54,8 @@ def test_the_checkout_travels_without_its_virtual_environment_or_runs(config, fr
     (fresh_clone / "runs" / "svc-1").mkdir(parents=True)
     (fresh_clone / ".git").mkdir()
     filters = SSHCommandRunner._create_rsync_filter_args(None, options=config)
-    listed = subprocess.run(["rsync", "-a", "--dry-run", "--out-format=%n", *filters, f"{fresh_clone}/",
-                             str(tmp_path / "node")], capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    rsync = ["rsync", "-a", "--dry-run", "--out-format=%n", *filters, f"{fresh_clone}/", str(tmp_path / "node")]
+    listed = subprocess.run(rsync, capture_output=True, text=True, check=True).stdout.split()
     assert "search/run.py" in listed and "spaces/svc.yaml" in listed
     assert any(name.startswith("search/datasets/mnist/") and name.endswith(".gz") for name in listed), "the data"
     assert not [name for name in listed if name.startswith((".venv", "runs", ".git/"))]

@@ -47,6 +47,13 @@ def test_concurrency_comes_from_the_clusters_cpus_and_gpus():
     assert with_gpus.retrain_cpus(1) == 8 and two_cpus.retrain_cpus(4) == 4
 
 
+def test_scikit_learn_families_never_hold_a_gpu():
+    resources = ClusterResources(cpus=8, gpus=2, largest_node_cpus=8)
+    assert resources.gpus_per_trial(0.5, uses_gpu=False) == 0
+    assert resources.gpus_per_trial(None, uses_gpu=False) == 0
+    assert resources.gpus_per_trial(0.5, uses_gpu=True) == 0.5
+
+
 def test_gpus_per_trial_defaults_to_one_for_gpu_families_on_a_cluster_with_gpus():
     without, with_gpus = ClusterResources(2, 0, 2), ClusterResources(16, 2, 8)
     assert without.gpus_per_trial(None, uses_gpu=True) == 0
@@ -99,6 +106,7 @@ def test_a_failing_trial_is_counted_as_failed(ray_cluster, digits_splits, tmp_pa
     failed = trials[trials["status"] == "failed"]
     assert failed["error"].str.len().min() > 0
     assert (failed["batch_size"] == 0).all()
+    assert (failed["attempts"] == 1).all(), "an error of the config itself is not retried"
 
 
 @pytest.mark.slow
