@@ -6,11 +6,13 @@ import logging
 import math
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from search.environment import prepare_ray_auth
 
 LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
+HEAD_RESOURCE = "node:__internal_head__"
+"""The resource only the head node has."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,15 @@ class ClusterResources:
     gpus: float
     largest_node_cpus: float
     nodes: int = 1
+    head_cpus: float | None = None
+    """CPUs of the head node; 0 on a cluster whose head runs drivers only (trials run on other nodes)."""
+    local: bool = True
+    """Whether it is the driver's own local Ray (else a running cluster it joined, which may grow)."""
+
+    @property
+    def trials_run_elsewhere(self) -> bool:
+        """Whether trials may run on another machine than the driver's."""
+        return self.nodes > 1 or self.head_cpus == 0
 
     def max_concurrent_trials(
         self, cpus_per_trial: float, gpus_per_trial: float = 0, requested: int | None = None
@@ -68,7 +79,7 @@ def start_ray(address: str | None) -> ClusterResources:
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
             logging_level=logging.WARNING,
         )
-    resources = read_resources()
+    resources = replace(read_resources(), local=not address)
     where = f"cluster at {address}" if address else "local Ray"
     nodes = f"{resources.nodes} nodes, " if resources.nodes > 1 else ""
     print(f"{where}: {nodes}{resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)
@@ -82,5 +93,9 @@ def read_resources() -> ClusterResources:
     import ray
 
     total = ray.cluster_resources()
-    node_cpus = [node["Resources"].get("CPU", 0) for node in ray.nodes() if node.get("Alive")]
-    return ClusterResources(total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0), len(node_cpus))
+    alive = [node for node in ray.nodes() if node.get("Alive")]
+    node_cpus = [node["Resources"].get("CPU", 0) for node in alive]
+    head_cpus = [node["Resources"].get("CPU", 0) for node in alive if HEAD_RESOURCE in node["Resources"]]
+    return ClusterResources(
+        total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0), len(alive), next(iter(head_cpus), None)
+    )

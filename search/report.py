@@ -11,7 +11,7 @@ import pandas as pd
 from search.formatting import format_config, format_duration
 from search.retrain import RetrainResult
 from search.settings import Settings
-from search.trials import STATUSES, SearchResult
+from search.trials import STATUSES, SearchResult, most_trials_at_once
 
 
 def build_report(
@@ -33,6 +33,7 @@ def build_report(
             **{status: int(counts.get(status, 0)) for status in STATUSES},
             "retried": int((search.trials["attempts"] > 1).sum()),
         },
+        "most_trials_at_once": most_trials_at_once(search.trials),
         "trials_per_node": {str(node): int(n) for node, n in search.trials["node"].value_counts().items()},
         "scheduler": settings.rungs.scheduler,
         "search_seconds": round(search.seconds, 1),

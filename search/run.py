@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from search.cluster import ClusterResources
 from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_dataset, make_splits
 from search.errors import InputError
 from search.families import FAMILIES, get_family
@@ -324,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
     try:
-        from search.cluster import start_ray
+        from search.cluster import start_ray  # imports ray only when called
 
         resources = start_ray(args.address or plans[0].address)  # before anything imports ray
         try:
@@ -358,16 +359,24 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def check_cluster_fits(plans: list[Settings], resources) -> None:
-    """The cluster can run every plan: the GPUs asked for, and shared storage for checkpoints on many nodes."""
+def check_cluster_fits(plans: list[Settings], resources: ClusterResources) -> None:
+    """The cluster can run every plan: the GPUs asked for, and shared storage for checkpoints on other nodes.
+
+    A cluster that was joined may still grow (an autoscaler adds GPU nodes when trials ask for
+    them), so there too few GPUs is a warning; on the local Ray it is bad input.
+    """
     for settings in plans:
         family = get_family(settings.family)
         wanted = settings.gpus_per_trial or 0
         if family.USES_GPU and wanted > resources.gpus:
-            raise BadInput(f"--gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs")
-        if family.CHECKPOINTS and resources.nodes > 1 and settings.storage_path is None:
+            problem = f"--gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs"
+            if resources.local:
+                raise BadInput(problem)
+            print(f"warning: {problem} now; {settings.family} trials wait for a node with GPUs", file=sys.stderr)
+        if family.CHECKPOINTS and resources.trials_run_elsewhere and settings.storage_path is None:
+            where = f"has {resources.nodes} nodes" if resources.nodes > 1 else "runs trials on other nodes"
             raise BadInput(
-                f"{settings.family} trials save checkpoints, and this cluster has {resources.nodes} nodes: pass "
+                f"{settings.family} trials save checkpoints, and this cluster {where}: pass "
                 "--storage-path with a folder every node mounts (NFS) or a bucket (s3://bucket/prefix)"
             )
 

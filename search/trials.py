@@ -122,3 +122,13 @@ def training_core_share(
         return None
     training = trials[TRAINING_SECONDS].fillna(0).sum() * cpus_per_trial
     return float(min(1.0, training / (seconds * cluster_cpus)))
+
+
+def most_trials_at_once(trials: pd.DataFrame) -> int:
+    """The most trials running at one moment, from when each started and last reported."""
+    events = sorted([(t, 1) for t in trials["started_at"].dropna()] + [(t, -1) for t in trials["ended_at"].dropna()])
+    running = most = 0
+    for _, change in events:
+        running += change
+        most = max(most, running)
+    return most

@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from search.trial_report import TrialReport
-from search.trials import NoTrialScored, TrialOutcome, best_outcome, training_core_share, trials_table
+from search.trials import (
+    NoTrialScored,
+    TrialOutcome,
+    best_outcome,
+    most_trials_at_once,
+    training_core_share,
+    trials_table,
+)
 
 
 def outcome(trial_id, accuracy=None, progress=1.0, error=None, **fields):
@@ -47,7 +54,7 @@ def test_the_trials_table_has_a_row_and_a_status_per_trial():
     assert table["status"].tolist() == ["completed", "stopped_early", "failed", "stopped_early"]
     assert list(table.columns) == [
         "trial_id", "status", "C", "validation_accuracy", "progress", "epochs_done", "train_samples", "reports",
-        "seconds", "training_seconds", "error",
+        "seconds", "training_seconds", "error", "node", "attempts", "started_at", "ended_at",
     ]  # fmt: skip
     assert table.loc[1, "epochs_done"] == 1 and table.loc[1, "training_seconds"] == 2.0
     assert table.loc[2, "error"] == "ValueError: bad" and pd.isna(table.loc[3, "validation_accuracy"])
@@ -58,3 +65,9 @@ def test_the_core_share_is_training_core_seconds_over_wall_time_times_cpus():
     assert training_core_share(table, seconds=50, cluster_cpus=2, cpus_per_trial=1) == pytest.approx(0.8)
     assert training_core_share(table, seconds=50, cluster_cpus=2, cpus_per_trial=2) == 1.0, "at most all of it"
     assert training_core_share(table, seconds=0, cluster_cpus=2, cpus_per_trial=1) is None
+
+
+def test_most_trials_at_once_counts_the_overlap_of_their_running_times():
+    trials = pd.DataFrame({"started_at": [0.0, 1.0, 2.0, 10.0], "ended_at": [5.0, 3.0, 6.0, 11.0]})
+    assert most_trials_at_once(trials) == 3
+    assert most_trials_at_once(trials.iloc[[0, 3]]) == 1

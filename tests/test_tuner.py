@@ -33,7 +33,7 @@ def search(family, digits_splits, tmp_path, space_yaml=None, **options):
 
 
 def test_the_clusters_resources_are_read_once_ray_runs(ray_cluster):
-    assert read_resources() == ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
+    assert read_resources() == ClusterResources(cpus=2, gpus=0, largest_node_cpus=2, nodes=1, head_cpus=2)
 
 
 def test_concurrency_comes_from_the_clusters_cpus_and_gpus():
@@ -45,6 +45,12 @@ def test_concurrency_comes_from_the_clusters_cpus_and_gpus():
     with_gpus = ClusterResources(cpus=16, gpus=2, largest_node_cpus=8)
     assert with_gpus.max_concurrent_trials(1, gpus_per_trial=0.5) == 4
     assert with_gpus.retrain_cpus(1) == 8 and two_cpus.retrain_cpus(4) == 4
+
+
+def test_trials_run_elsewhere_on_many_nodes_or_a_head_without_cpus():
+    assert not ClusterResources(cpus=2, gpus=0, largest_node_cpus=2, nodes=1, head_cpus=2).trials_run_elsewhere
+    assert ClusterResources(cpus=2, gpus=0, largest_node_cpus=1, nodes=2, head_cpus=1).trials_run_elsewhere
+    assert ClusterResources(cpus=0, gpus=0, largest_node_cpus=0, nodes=1, head_cpus=0).trials_run_elsewhere
 
 
 def test_scikit_learn_families_never_hold_a_gpu():

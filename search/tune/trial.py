@@ -66,7 +66,7 @@ def run_trial(
         tune.report({**placement, REPORTED_AT: time.time(), TRIAL_ERROR: one_line(error)})
 
 
-def tune_report(budget_key: str, placement: Mapping[str, Any]):
+def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):
     """The families' ``report``: a ``TrialReport`` that says how far it got in ``budget_key``, to Ray Tune,
     with where and since when the trial runs (``placement``)."""
 
@@ -75,7 +75,7 @@ def tune_report(budget_key: str, placement: Mapping[str, Any]):
             raise ReportError(f"a family must report a TrialReport, not {type(trial_report).__name__}")
         trial_report.budget_reached(budget_key)
         saved = None if checkpoint is None else tune.Checkpoint.from_directory(checkpoint)
-        tune.report({**trial_report.to_metrics(), **placement, REPORTED_AT: time.time()}, checkpoint=saved)
+        tune.report({**trial_report.to_metrics(), **(placement or {}), REPORTED_AT: time.time()}, checkpoint=saved)
 
     return report
 
