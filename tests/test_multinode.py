@@ -122,6 +122,7 @@ def test_trials_run_on_both_nodes_with_their_results_in_the_bucket(cluster, work
     trials = pd.read_csv(out / "trials.csv")
     assert (trials["status"] != "failed").all()
     assert set(trials["node"]) == set(cluster.node_ids()), "trials ran on the head and on the worker node"
+    print(f"{family}: trials per node {trials['node'].str[:8].value_counts().to_dict()}")
     settings = json.loads((out / "settings.json").read_text())
     assert settings["storage_path"] == s3
     listed = _bucket_files(s3, settings["experiment_name"])
@@ -218,7 +219,8 @@ def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_p
     assert 25 <= retried["reports"].iloc[0] < 25 + CHECKPOINTED_EPOCHS, "it carried on from its last checkpoint"
     report = json.loads((out / "report.json").read_text())
     assert report["trials"]["failed"] == 0 and report["trials"]["retried"] == 1
-    print(f"node killed {killed_at - node.started_at:.0f} s after it started; trials: {trials[['node', 'attempts']]}")
+    restarted = retried["started_at"].iloc[0] - killed_at
+    print(f"node killed; its trial restarted {restarted:.1f} s later on the head, reports {retried['reports'].iloc[0]}")
 
 
 def _trials_running_on(cluster, node_id: str) -> bool:
