@@ -165,6 +165,28 @@ def test_a_job_submitted_to_the_cluster_runs_there(cluster, worker, tmp_path):
     assert json.loads((out / "report.json").read_text())["trials"]["total"] == 4
 
 
+def test_trials_beyond_the_clusters_size_are_demand_an_autoscaler_sees(cluster, tmp_path):
+    """On the head alone (1 CPU), ``--max-concurrent 3`` leaves 2 trials waiting: the pending placement
+    groups that ``ray status`` lists as demands, and that an autoscaler answers with nodes."""
+    process = search(cluster, "--family", "mlp", "--num-samples", "3", "--max-concurrent", "3",
+                     "--space", space(tmp_path, SLOWER_MLP), "--dataset", "mnist", "--max-train-samples", "6000",
+                     "--scheduler", "none", "--output-dir", str(cluster.hidden / "demand"),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        demands = wait_for(lambda: _pending_demands(cluster), timeout=120)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    assert "{'CPU': 1.0} * 1 (PACK): 2+ pending placement groups" in demands
+
+
+def _pending_demands(cluster) -> str | None:
+    status = subprocess.run([RAY, "status", f"--address={cluster.address}"], capture_output=True, text=True,
+                            env={**os.environ, **cluster.env}, timeout=60).stdout  # fmt: skip
+    demands = status[status.find("Demands:") :]
+    return demands if "2+ pending placement groups" in demands else None
+
+
 def test_a_node_started_partway_through_a_search_receives_trials(cluster, tmp_path):
     out = cluster.hidden / "elastic"
     # trials of a few seconds: long enough that the head's reused worker does not take every trial first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -127,6 +128,9 @@ def run_search(
                 else [],
             ),
         )
+    # A trial that the time budget cut off before it reported has no results to read; trials.csv says
+    # so (no score, no node), and Ray's warning about it, a path per trial, would only alarm.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = time.monotonic()
     with stop_gracefully_on_ctrl_c() as ctrl_c:
         grid = tuner.fit()
