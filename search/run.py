@@ -339,9 +339,9 @@ def main(argv: list[str] | None = None) -> int:
             run_family(s, spaces[s.family], splits[s.family], dataset, resources, quiet=args.quiet, resume=resume)
             for s in plans
         ]
-    except KeyboardInterrupt as error:  # a SearchInterrupted too
+    except KeyboardInterrupt as error:  # a SearchInterrupted too (Ctrl-C or SIGTERM)
         print(f"\n{error or 'interrupted'}; continue it with --resume {output_dir}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(error, "exit_code", EXIT_INTERRUPTED)
     except Exception as error:  # noqa: BLE001 - one line for the user, the traceback with --debug
         if args.debug:
             traceback.print_exc()

@@ -194,26 +194,28 @@ def test_help_lists_every_family_and_option():
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_search_and_resume_finishes_it(tmp_path):
+@pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, stop, exit_code):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "12",
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "8",
                "--max-concurrent", "1", "--time-budget", "10m", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:
-        if "trial   2/12" in line:
-            process.send_signal(signal.SIGINT)
+        if "trial   2/8" in line:
+            process.send_signal(stop)
             break
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
-    assert f"--resume {out}" in stderr
+    assert process.returncode == exit_code, stderr
+    assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
+    assert "Traceback" not in stderr
     assert not (out / "report.json").exists()
 
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["trials"]["total"] == 12, "trials finished before Ctrl-C are kept, the rest are run"
+    assert report["trials"]["total"] == 8, "trials finished before the stop are kept, the rest are run"
     trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 12 and trials["validation_accuracy"].notna().sum() >= 11
+    assert len(trials) == 8 and trials["validation_accuracy"].notna().sum() >= 7
 
     again = run_cli("--resume", str(out))
     assert again.returncode == 2 and "already finished" in again.stderr

@@ -1,4 +1,4 @@
-"""Ctrl-C as a graceful, resumable stop of a Ray Tune search."""
+"""Ctrl-C and SIGTERM as a graceful, resumable stop of a Ray Tune search."""
 
 from __future__ import annotations
 
@@ -9,45 +9,64 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C, and what `kill`, `ray job stop`, systemd and cluster schedulers send."""
+
 
 class SearchInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the search before it finished; Ray Tune saved its state, so it can resume."""
+    """A stop signal ended the search before it finished; Ray Tune saved its state, so it can resume."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention: 128 + the signal (130 for Ctrl-C, 143 for SIGTERM)."""
+        return 128 + self.signum
 
 
-class CtrlC:
-    """Whether Ctrl-C was pressed during the search."""
+class Stop:
+    """Which stop signal came during the search, if any."""
 
-    pressed = False
+    signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
 
 
 @contextmanager
-def stop_gracefully_on_ctrl_c() -> Iterator[CtrlC]:
-    """Ctrl-C asks Ray Tune to stop and save its state, and is remembered; a second one stops at once.
+def stop_gracefully_on_signals() -> Iterator[Stop]:
+    """Ctrl-C or SIGTERM asks Ray Tune to stop and save its state, and is remembered; a second stops at once.
 
     Ray Tune's own Ctrl-C handler stops the search just as gracefully but then returns as if the
-    search had ended, so a driver cannot tell. Its SIGUSR1 handler does the same stop: ours records
-    the Ctrl-C, then raises SIGUSR1. Tune's handler is turned off meanwhile
-    (``TUNE_DISABLE_SIGINT_HANDLER``), and the variable is restored afterwards.
+    search had ended, so a driver cannot tell; and SIGTERM would kill the driver with nothing saved.
+    Tune's SIGUSR1 handler does the graceful stop: ours records the signal, then raises SIGUSR1.
+    Tune's SIGINT handler is turned off meanwhile (``TUNE_DISABLE_SIGINT_HANDLER``), and the variable
+    and the previous handlers are restored afterwards.
     """
-    ctrl_c = CtrlC()
+    stop = Stop()
     if threading.current_thread() is not threading.main_thread():
-        yield ctrl_c
+        yield stop
         return
 
-    def on_ctrl_c(signum: int, frame: Any) -> None:
+    def on_stop_signal(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
-            raise KeyboardInterrupt  # Tune's handler is not there (yet): stop at once
-        ctrl_c.pressed = True
+            raise SearchInterrupted("stopped before the search started", signum)  # Tune's handler is not there
+        stop.signum = signum
         os.kill(os.getpid(), signal.SIGUSR1)
 
-    previous_handler = signal.signal(signal.SIGINT, on_ctrl_c)
+    previous_handlers = {signum: signal.signal(signum, on_stop_signal) for signum in STOP_SIGNALS}
     previous_variable = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     try:
-        yield ctrl_c
+        yield stop
     finally:
-        signal.signal(signal.SIGINT, previous_handler)
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         if previous_variable is None:
             os.environ.pop("TUNE_DISABLE_SIGINT_HANDLER", None)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from search.storage import LOCAL_EXPERIMENT_NAME, Storage
 from search.trial_report import VALIDATION_ACCURACY, TrialReport
 from search.trials import SearchResult, TrialOutcome, best_outcome, training_core_share, trials_table
 from search.tune.concurrency import limit_concurrency
-from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_ctrl_c
+from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter
 from search.tune.searcher import MultiFidelityOptunaSearch
 from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR, one_line, run_trial
@@ -132,11 +133,12 @@ def run_search(
     # so (no score, no node), and Ray's warning about it, a path per trial, would only alarm.
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = time.monotonic()
-    with stop_gracefully_on_ctrl_c() as ctrl_c:
+    with stop_gracefully_on_signals() as stop:
         grid = tuner.fit()
     seconds = time.monotonic() - started
-    if ctrl_c.pressed:
-        raise SearchInterrupted("search interrupted; Ray Tune saved its state")
+    if stop.requested:
+        name = signal.Signals(stop.signum).name
+        raise SearchInterrupted(f"search stopped by {name}; Ray Tune saved its state", stop.signum)
 
     outcomes = [outcome_of(result) for result in grid]
     best = best_outcome(outcomes)
