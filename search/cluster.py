@@ -50,7 +50,7 @@ class ClusterResources:
             return 0.0
         if requested is not None:
             return requested
-        return 1.0 if uses_gpu and self.gpus > 0 else 0.0
+        return 1.0 if self.gpus > 0 else 0.0
 
     def retrain_cpus(self, cpus_per_trial: float) -> int:
         """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""

@@ -13,7 +13,7 @@ from search.report import build_report, write_json, write_run_files
 from search.retrain import retrain_and_test
 from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
-from search.storage import open_storage
+from search.storage import Storage
 from search.tune.runner import run_search
 
 
@@ -23,12 +23,14 @@ def run_family(
     splits: Splits,
     dataset: Dataset,
     resources: ClusterResources,
+    storage: Storage,
     quiet: bool = False,
     resume: bool = False,
 ) -> dict[str, Any]:
     """Search ``settings.family``, retrain the best config, score it on test, write the run folder.
 
-    With ``resume``, the folder exists already and its interrupted search continues.
+    Ray Tune keeps the trials in ``storage`` (opened and checked before Ray started). With ``resume``,
+    the folder exists already and its interrupted search continues.
     """
     family = get_family(settings.family)
     run_dir = settings.output_dir
@@ -69,7 +71,7 @@ def run_family(
         gpus_per_trial=gpus,
         max_concurrent=concurrent,
         fixed_concurrency=settings.max_concurrent is not None,
-        storage=open_storage(settings.storage_path, run_dir),
+        storage=storage,
         experiment_name=settings.experiment_name,
         rungs=settings.rungs,
         resume=resume,

@@ -31,7 +31,7 @@ from search.settings import (
     parse_duration,
 )
 from search.spaces import default_space_path, load_space
-from search.storage import check_local_folder, is_uri, open_storage
+from search.storage import is_uri, open_storage
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -255,7 +255,6 @@ def storage_settings(storage_path: str | None, output_dir: Path) -> dict[str, An
     if not storage_path:
         return {}
     if not is_uri(storage_path):
-        check_local_folder(storage_path)
         storage_path = str(Path(storage_path).resolve())
     return {"storage_path": storage_path, "experiment_name": f"{output_dir.name}-{uuid.uuid4().hex[:8]}"}
 
@@ -316,8 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
-        for settings in plans:
-            open_storage(settings.storage_path, settings.output_dir)
+        storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
     except InputError as error:
@@ -336,7 +334,16 @@ def main(argv: list[str] | None = None) -> int:
         from search.pipeline import run_family
 
         reports = [
-            run_family(s, spaces[s.family], splits[s.family], dataset, resources, quiet=args.quiet, resume=resume)
+            run_family(
+                s,
+                spaces[s.family],
+                splits[s.family],
+                dataset,
+                resources,
+                storages[s.family],
+                quiet=args.quiet,
+                resume=resume,
+            )
             for s in plans
         ]
     except KeyboardInterrupt as error:  # a SearchInterrupted too (Ctrl-C or SIGTERM)

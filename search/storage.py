@@ -37,8 +37,6 @@ class Storage:
 
     filesystem: object | None
     path: str
-    shared: bool
-    """Whether every node of a cluster can reach it (a URI or a folder the user named)."""
 
     def experiment_path(self, name: str) -> str:
         """The folder of the experiment ``name`` inside this storage."""
@@ -48,12 +46,15 @@ class Storage:
 def open_storage(storage_path: str | None, run_dir: Path) -> Storage:
     """``storage_path`` opened and checked, or the run folder when it is None.
 
-    Raises ``StorageError`` with one line when the URI cannot be read or its bucket does not exist.
+    Raises ``StorageError`` with one line when the URI cannot be read or its bucket does not exist, or
+    when a local path is a file (a folder that does not exist yet is made by Ray Tune).
     """
     if storage_path is None:
-        return Storage(None, str(run_dir.resolve()), shared=False)
+        return Storage(None, str(run_dir.resolve()))
     if not is_uri(storage_path):
-        return Storage(None, str(Path(storage_path).resolve()), shared=True)
+        if Path(storage_path).exists() and not Path(storage_path).is_dir():
+            raise StorageError(f"--storage-path {storage_path}: it is a file, not a folder")
+        return Storage(None, str(Path(storage_path).resolve()))
     import pyarrow.fs
 
     try:
@@ -64,14 +65,7 @@ def open_storage(storage_path: str | None, run_dir: Path) -> Storage:
         raise StorageError(f"--storage-path {storage_path}: cannot open it ({_first_line(error)})") from None
     if found.type == pyarrow.fs.FileType.NotFound:
         raise StorageError(f"--storage-path {storage_path}: the bucket {bucket!r} does not exist; create it first")
-    return Storage(filesystem, path, shared=True)
-
-
-def check_local_folder(storage_path: str) -> None:
-    """A local ``--storage-path`` must be a folder or not exist yet (it is then made)."""
-    path = Path(storage_path)
-    if path.exists() and not path.is_dir():
-        raise StorageError(f"--storage-path {storage_path}: it is a file, not a folder")
+    return Storage(filesystem, path)
 
 
 def _first_line(error: BaseException) -> str:

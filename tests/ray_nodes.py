@@ -8,6 +8,7 @@ separate machine, while it still sees the checkout and the virtual environment.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,8 +131,6 @@ class RayCluster:
         )  # fmt: skip
         if result.returncode != 0:
             return []
-        import json
-
         return [node["node_id"] for node in json.loads(result.stdout)]
 
     def remove(self, node: Node) -> None:
@@ -159,8 +159,6 @@ def wait_for(condition, timeout: float, every: float = 0.5):
 
 def _drain(process: subprocess.Popen) -> None:
     """Read the rest of the node's output in the background, so that it never blocks on a full pipe."""
-    import threading
-
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
 
 

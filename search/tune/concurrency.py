@@ -19,6 +19,8 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 
 RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
+WAITING = 1
+"""Trials beyond what the cluster holds, waiting for a free slot (see above)."""
 
 
 def limit_concurrency(
@@ -28,10 +30,6 @@ def limit_concurrency(
     if fixed:
         return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
     return ClusterSizedLimiter(searcher, max_concurrent, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
-
-
-WAITING = 1
-"""Trials beyond what the cluster holds, waiting for a free slot (see above)."""
 
 
 class ClusterSizedLimiter(ConcurrencyLimiter):
