@@ -72,6 +72,9 @@ def start_ray(address: str | None) -> ClusterResources:
     if address:
         context = ray.init(address=address, logging_level=logging.WARNING)
     else:
+        from search.reaper import watch_driver
+
+        watch_driver()  # the local Ray's processes end with this driver, however it ends
         context = ray.init(
             address="local",
             include_dashboard=True,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from search.cluster import ClusterResources
@@ -14,7 +19,13 @@ from search.retrain import retrain_and_test
 from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
 from search.storage import Storage
+from search.study import StudyPlace
+from search.trials import NoTrialScored, failure_log
+from search.tune.resume import ResumePlan
 from search.tune.runner import run_search
+
+FAILURE_LOG = "trial_errors.log"
+"""Failed trials' tracebacks, in the run folder."""
 
 
 def run_family(
@@ -24,17 +35,26 @@ def run_family(
     dataset: Dataset,
     resources: ClusterResources,
     storage: Storage,
+    study: StudyPlace,
     quiet: bool = False,
-    resume: bool = False,
+    resume: ResumePlan | None = None,
 ) -> dict[str, Any]:
     """Search ``settings.family``, retrain the best config, score it on test, write the run folder.
 
-    Ray Tune keeps the trials in ``storage`` (opened and checked before Ray started). With ``resume``,
-    the folder exists already and its interrupted search continues.
+    Ray Tune keeps the trials in ``storage``, Optuna's study in ``study`` (both opened and checked
+    before Ray started). With a ``resume`` plan, the folder exists already and its interrupted search
+    continues: from Ray Tune's state, or rebuilt from the study in a new experiment folder.
     """
     family = get_family(settings.family)
     run_dir = settings.output_dir
-    if not resume:
+    if resume is not None and not resume.restore:
+        settings = record_new_experiment(settings)
+        print(
+            f"== {settings.family}: Ray Tune's state is {resume.problem}; going on from the study: "
+            f"{len(resume.kept)} finished trials kept, {len(resume.running)} that were running run again",
+            flush=True,
+        )
+    if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)  # the command line checked that it is new or empty
         write_json(
             run_dir / "settings.json",
@@ -59,24 +79,33 @@ def run_family(
     )
     if settings.storage_path:
         print(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}", flush=True)
-    search = run_search(
-        family,
-        space,
-        splits.search,
-        resources=resources,
-        num_samples=settings.num_samples,
-        time_budget_s=settings.time_budget_s,
-        seed=settings.seed,
-        cpus_per_trial=settings.cpus_per_trial,
-        gpus_per_trial=gpus,
-        max_concurrent=concurrent,
-        fixed_concurrency=settings.max_concurrent is not None,
-        storage=storage,
-        experiment_name=settings.experiment_name,
-        rungs=settings.rungs,
-        resume=resume,
-        verbose=0 if quiet else 1,
-    )
+    try:
+        search = run_search(
+            family,
+            space,
+            splits.search,
+            resources=resources,
+            num_samples=settings.num_samples,
+            time_budget_s=settings.time_budget_s,
+            seed=settings.seed,
+            cpus_per_trial=settings.cpus_per_trial,
+            gpus_per_trial=gpus,
+            max_concurrent=concurrent,
+            fixed_concurrency=settings.max_concurrent is not None,
+            storage=storage,
+            study=study,
+            run_id=settings.run,
+            experiment_name=settings.experiment_name,
+            rungs=settings.rungs,
+            resume=resume,
+            verbose=0 if quiet else 1,
+        )
+    except NoTrialScored as error:  # every trial failed: the table and the log say how, the study has them too
+        if error.trials is not None:
+            error.trials.to_csv(run_dir / "trials.csv", index=False)
+        write_failure_log(run_dir, error.outcomes)
+        raise
+    write_failure_log(run_dir, search.outcomes)
     print(
         f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
         f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images",
@@ -97,6 +126,29 @@ def run_family(
     report = build_report(settings, baseline, search, retrain)
     write_run_files(run_dir, report, search.trials)
     return report
+
+
+def write_failure_log(run_dir: Path, outcomes: list) -> None:
+    """Failed trials' tracebacks go to ``trial_errors.log`` in the run folder, not to the terminal."""
+    log = failure_log(outcomes)
+    if log:
+        (run_dir / FAILURE_LOG).write_text(log)
+
+
+def record_new_experiment(settings: Settings) -> Settings:
+    """A search rebuilt from the study writes to a new experiment folder; ``settings.json`` records it.
+
+    The damaged one is left as it is. ``settings.json`` is replaced whole (written beside it, then
+    renamed), so that a stop at any moment leaves the old or the new file, never half of one.
+    """
+    path = settings.output_dir / "settings.json"
+    recorded = json.loads(path.read_text())
+    name = f"{settings.experiment_name}-rebuilt-{datetime.now():%Y%m%d-%H%M%S}"
+    recorded["experiment_name"] = name
+    partial = path.with_name(".settings.json.new")
+    write_json(partial, recorded)
+    os.replace(partial, path)
+    return replace(settings, experiment_name=name)
 
 
 def experiment_location(settings: Settings) -> str:

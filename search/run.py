@@ -21,6 +21,7 @@ from search.cluster import ClusterResources
 from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_dataset, make_splits
 from search.errors import InputError
 from search.families import FAMILIES, get_family
+from search.lock import FolderInUse, FolderNotEmpty, holds_only_lock, lock_folder
 from search.settings import (
     DEFAULT_RUNGS,
     SCHEDULERS,
@@ -30,8 +31,10 @@ from search.settings import (
     default_of,
     parse_duration,
 )
-from search.spaces import default_space_path, load_space
+from search.spaces import SearchSpace, default_space_path, load_space
 from search.storage import is_uri, open_storage
+from search.study import StudyPlace, check_study_matches, open_study_place
+from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -185,6 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
         "results folder)",
     )
     parser.add_argument(
+        "--study-storage",
+        metavar="URL",
+        help="keep the Optuna study in this database (sqlite:///path.db, postgresql://user:password@host/db) "
+        "instead of a journal file in the results folder; searches on one --study-name share their trials",
+    )
+    parser.add_argument(
+        "--study-name",
+        metavar="NAME",
+        help="the Optuna study's name; an existing study of the same space is continued, its trials warm-start "
+        "the sampler (default: the results folder's name; with --family all, NAME-<family>)",
+    )
+    parser.add_argument(
         "--address",
         metavar="ADDR",
         help="join a running Ray cluster ('auto' or host:port); without it a local Ray starts, with its dashboard",
@@ -205,12 +220,16 @@ def rung_default(name: str) -> str:
     return "; ".join([str(default), *exceptions])
 
 
-def resolve_settings(args: argparse.Namespace, family: str, output_dir: Path = Path(".")) -> Settings:
+def resolve_settings(
+    args: argparse.Namespace, family: str, output_dir: Path = Path("."), label: str | None = None
+) -> Settings:
     """Settings for one family: the family's default budget where the command line is silent.
 
     ``Settings`` checks every value itself; an option the command line left out (None) takes the
-    family's budget or the setting's own default.
+    family's budget or the setting's own default. ``label`` names the run in the study (the results
+    folder's name, with the family's for ``--family all``).
     """
+    label = label or output_dir.name
     budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
     rungs = replace(
         budget.rungs,
@@ -247,6 +266,9 @@ def resolve_settings(args: argparse.Namespace, family: str, output_dir: Path = P
             address=args.address,
         ),
         **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
+        study_storage=args.study_storage,
+        study_name=args.study_name + label.removeprefix(output_dir.parent.name) if args.study_name else label,
+        run_id=f"{label}-{uuid.uuid4().hex[:8]}",
     )
 
 
@@ -269,27 +291,67 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).resolve()) if path else None
 
 
-def choose_output_dir(args: argparse.Namespace) -> Path:
-    """The results folder: ``--output-dir`` (which must not hold anything yet) or a new one."""
+def choose_output_dir(args: argparse.Namespace, attempt: int = 1) -> Path:
+    """The results folder: ``--output-dir`` (which must not hold anything yet) or a new one.
+
+    The default is ``runs/<family>-<time>``, with ``-2``, ``-3`` ... on later ``attempt``s, when
+    another run took that folder in the same second.
+    """
     if args.output_dir:
         path = Path(args.output_dir)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not holds_only_lock(path):
             raise BadInput(f"--output-dir {path} already exists and is not empty; choose a new folder")
         return path.resolve()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return (Path("runs") / f"{args.family}-{stamp}").resolve()
+    suffix = f"-{attempt}" if attempt > 1 else ""
+    return (Path("runs") / f"{args.family}-{stamp}{suffix}").resolve()
 
 
-def plan_new_run(args: argparse.Namespace) -> tuple[Path, list[Settings]]:
+def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list[Settings]]:
     """The results folder and each family's settings, from the command line."""
     if args.family is None:
         raise BadInput("choose a --family (or --resume a run)")
     families = sorted(FAMILIES) if args.family == "all" else [args.family]
     if args.space and len(families) > 1:
         raise BadInput("--space names one family's space; it cannot be used with --family all")
-    output_dir = choose_output_dir(args)
-    plans = [resolve_settings(args, f, output_dir / f if len(families) > 1 else output_dir) for f in families]
+    output_dir = choose_output_dir(args, attempt)
+    if len(families) == 1:
+        return output_dir, [resolve_settings(args, families[0], output_dir)]
+    plans = [resolve_settings(args, f, output_dir / f, f"{output_dir.name}-{f}") for f in families]
     return output_dir, plans
+
+
+def lock_run(args: argparse.Namespace, output_dir: Path, plans: list[Settings], new: bool):
+    """Lock the results folder (and each family's) for this run; a default folder taken meanwhile moves on.
+
+    Returns the folder, the plans (with the folder that was free) and the locks, held until the
+    process ends.
+    """
+    for attempt in range(2, 100):
+        try:
+            locks = [lock_folder(path, new=new) for path in dict.fromkeys([output_dir, *(s.output_dir for s in plans)])]
+            return output_dir, plans, locks
+        except (FolderInUse, FolderNotEmpty):
+            if not new or args.output_dir:
+                raise
+            output_dir, plans = plan_new_run(args, attempt)
+    raise BadInput("could not find a free results folder under runs/; pass --output-dir")
+
+
+def open_studies(plans: list[Settings], spaces: dict, resume: bool) -> dict[str, StudyPlace]:
+    """Each family's study, opened; a stored study of another space is refused (exit code 2)."""
+    places = {}
+    for settings in plans:
+        place = open_study_place(settings.study_storage, settings.study, settings.output_dir)
+        earlier = check_study_matches(place, settings.family, spaces[settings.family].distributions)
+        if earlier and not resume:
+            print(
+                f"== {settings.family}: study {place.name!r} in {place.where} holds {earlier} trials; "
+                "the search warm-starts from them",
+                flush=True,
+            )
+        places[settings.family] = place
+    return places
 
 
 def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
@@ -314,10 +376,22 @@ def main(argv: list[str] | None = None) -> int:
     resume = args.resume is not None
     try:
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
-        spaces = {s.family: load_space(s.space_path, get_family(s.family).PARAMETERS) for s in plans}
+        spaces = {s.family: load_family_space(s) for s in plans}
         storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
+        databases = [s for s in plans if s.study_storage]  # checked before any folder is made
+        open_studies(databases, spaces, resume)
+        output_dir, plans, _locks = lock_run(args, output_dir, plans, new=not resume)
+        storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
+        studies = open_studies([s for s in plans if not s.study_storage], spaces, resume)
+        studies.update({s.family: open_study_place(s.study_storage, s.study, s.output_dir) for s in databases})
+        resumes = {
+            s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run, s.study_name is None)
+            if resume
+            else None
+            for s in plans
+        }
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -341,8 +415,9 @@ def main(argv: list[str] | None = None) -> int:
                 dataset,
                 resources,
                 storages[s.family],
+                studies[s.family],
                 quiet=args.quiet,
-                resume=resume,
+                resume=resumes[s.family],
             )
             for s in plans
         ]
@@ -364,6 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def load_family_space(settings: Settings) -> SearchSpace:
+    """The space file of ``settings``, checked against the parameters its family takes and their ranges."""
+    family = get_family(settings.family)
+    return load_space(settings.space_path, family.PARAMETERS, family.ALLOWED)
 
 
 def check_cluster_fits(plans: list[Settings], resources: ClusterResources) -> None:

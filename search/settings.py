@@ -150,6 +150,12 @@ class Settings:
     """Where Ray Tune keeps trial results and checkpoints (``search/storage.py``); None: the run folder."""
     experiment_name: str = LOCAL_EXPERIMENT_NAME
     """The experiment's folder inside the storage; unique per run when the storage is shared."""
+    study_storage: str | None = None
+    """The Optuna study's database URL (``search/study.py``); None: a journal file in the run folder."""
+    study_name: str | None = None
+    """The study's name in its storage; None (runs recorded before it was one): the run folder's name."""
+    run_id: str | None = None
+    """Marks this run's trials in the study, which other runs may share; None: the run folder's name."""
     rungs: Rungs = DEFAULT_RUNGS
 
     def __post_init__(self) -> None:
@@ -160,6 +166,16 @@ class Settings:
             problem = constraint.problem(value)
             if problem:
                 raise SettingsError(f"{option_name(setting)} {problem}")
+
+    @property
+    def study(self) -> str:
+        """The study's name in its storage."""
+        return self.study_name or self.output_dir.name
+
+    @property
+    def run(self) -> str:
+        """The mark of this run's trials in the study."""
+        return self.run_id or self.output_dir.name
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``settings.json``."""

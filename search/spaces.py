@@ -88,8 +88,9 @@ def default_space_path(family: str) -> Path:
     return spaces_dir() / f"{family}.yaml"
 
 
-def load_space(path: str | Path, parameters: frozenset[str]) -> SearchSpace:
-    """Read and validate the space at ``path``; ``parameters`` are those the family takes."""
+def load_space(path: str | Path, parameters: frozenset[str], allowed: Mapping[str, Any] | None = None) -> SearchSpace:
+    """Read and validate the space at ``path``; ``parameters`` are those the family takes, ``allowed``
+    the values they may take (``search.families.allowed``)."""
     path = Path(path)
     try:
         text = path.read_text()
@@ -101,7 +102,26 @@ def load_space(path: str | Path, parameters: frozenset[str]) -> SearchSpace:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpaceError(f"{path}: not valid YAML{where}") from None
-    return parse_space(raw, parameters, path)
+    space = parse_space(raw, parameters, path)
+    check_allowed(space, allowed or {})
+    return space
+
+
+def check_allowed(space: SearchSpace, allowed: Mapping[str, Any]) -> None:
+    """Every value each distribution can give must be one its parameter takes (both ends of a range)."""
+    for name, distribution in space.distributions.items():
+        rule = allowed.get(name)
+        if rule is None:
+            continue
+        if isinstance(distribution, CategoricalDistribution):
+            values, shown = list(distribution.choices), f"choices {list(distribution.choices)}"
+        else:
+            values, shown = [distribution.low, distribution.high], f"[{distribution.low:g}, {distribution.high:g}]"
+        refused = [value for value in values if not rule.allows(value)]
+        if refused:
+            raise SpaceError(
+                f"{space.path}: parameter {name!r} ranges over {shown}, but {rule} ({refused[0]!r} is not)"
+            )
 
 
 def parse_space(raw: Any, parameters: frozenset[str], path: Path) -> SearchSpace:

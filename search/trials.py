@@ -6,7 +6,7 @@ Nothing here knows Ray: the Ray Tune adapter turns its results into ``TrialOutco
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,7 +24,10 @@ STATUSES = ("completed", "stopped_early", "failed")
 
 
 class NoTrialScored(RuntimeError):
-    """The search ended without a single validation score."""
+    """The search ended without a single validation score; ``trials`` and ``outcomes`` say how each ended."""
+
+    trials: pd.DataFrame | None = None
+    outcomes: list[TrialOutcome] = []
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,8 @@ class TrialOutcome:
     ended_at: float | None = None
     attempts: int = 1
     """1, or more when it was retried after its node or worker died."""
+    traceback: str | None = None
+    """The failure's traceback, for the run folder's log (``trials.csv`` has its one-line ``error``)."""
 
     @property
     def status(self) -> str:
@@ -66,6 +71,7 @@ class SearchResult:
     seconds: float
     training_core_share: float | None = None
     """Share of the search's core-seconds (wall time x the cluster's CPUs) spent training models."""
+    outcomes: list[TrialOutcome] = field(default_factory=list)
 
 
 def best_outcome(outcomes: Iterable[TrialOutcome]) -> TrialOutcome:
@@ -112,6 +118,19 @@ def trials_table(outcomes: Iterable[TrialOutcome], parameters: list[str]) -> pd.
             }
         )
     return pd.DataFrame(rows)
+
+
+def failure_log(outcomes: Iterable[TrialOutcome]) -> str:
+    """Every failed trial's id, config and traceback, one after another (empty when none failed)."""
+    entries = []
+    for outcome in outcomes:
+        if outcome.error is None:
+            continue
+        entries.append(
+            f"=== trial {outcome.trial_id}: {outcome.error}\nconfig: {outcome.config}\n"
+            f"{(outcome.traceback or '(no traceback recorded)').rstrip()}\n"
+        )
+    return "\n".join(entries)
 
 
 def training_core_share(

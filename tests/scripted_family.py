@@ -20,6 +20,7 @@ from search.trial_report import TrialReport
 
 NAME = "scripted"
 PARAMETERS = frozenset({"quality", "epochs"})
+ALLOWED = {}
 BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
 FIDELITY = EPOCHS

@@ -8,7 +8,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from search.families import FAMILIES
-from search.spaces import default_space_path, load_space, spaces_dir
+from search.spaces import SpaceError, default_space_path, load_space, spaces_dir
 
 PARAMETERS = frozenset({"C", "gamma", "units", "batch_size"})
 
@@ -26,7 +26,7 @@ def test_every_family_has_a_space_file_and_no_file_lacks_a_family():
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_shipped_space_loads_and_holds_the_article_settings(family):
     module = FAMILIES[family]
-    space = load_space(default_space_path(family), module.PARAMETERS)
+    space = load_space(default_space_path(family), module.PARAMETERS, module.ALLOWED)
     assert space.distributions
     assert space.contains(module.article_config(784)), "the article's settings must be the first trial"
 
@@ -91,3 +91,24 @@ def test_a_value_off_the_spaces_step_is_not_in_it(tmp_path):
 def test_missing_file_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="cannot read space file"):
         load_space(tmp_path / "nope.yaml", PARAMETERS)
+
+
+@pytest.mark.parametrize(
+    ("family", "line", "message"),
+    [
+        ("logistic", "C: {type: float, low: -1, high: 2}", "parameter 'C' ranges over [-1, 2], but LogisticRegression's C"),
+        ("svc", "gamma: {type: float, low: -0.1, high: 0.1}", "SVC's gamma takes a float in the range [0.0, inf)"),
+        ("mlp", "batch_size: {type: categorical, choices: [0, 64]}", "MLPClassifier's batch_size"),
+        ("keras_mlp", "dropout: {type: float, low: 0.0, high: 1.0}", "dropout takes a float in the range [0.0, 1.0)"),
+        ("cnn", "lr_schedule: {type: categorical, choices: [constant, step]}", "('step' is not)"),
+    ],
+)  # fmt: skip
+def test_a_range_the_model_rejects_is_refused_naming_the_file_the_parameter_and_the_allowed_range(
+    tmp_path, family, line, message
+):
+    path = write(tmp_path, line + "\n")
+    module = FAMILIES[family]
+    with pytest.raises(SpaceError) as refused:
+        load_space(path, module.PARAMETERS, module.ALLOWED)
+    assert str(refused.value).startswith(str(path)) and message in str(refused.value)
+    assert "\n" not in str(refused.value)

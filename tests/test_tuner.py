@@ -11,6 +11,7 @@ from search.families import FAMILIES
 from search.settings import Rungs
 from search.spaces import default_space_path, load_space
 from search.storage import open_storage
+from search.study import open_study_place
 from search.tune.runner import run_search
 from tests import scripted_family
 
@@ -27,7 +28,7 @@ def search(family, digits_splits, tmp_path, space_yaml=None, **options):
     settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=2)
     return run_search(
         FAMILIES[family], space, digits_splits.search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path),
+        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
         **{**settings, **options},
     )  # fmt: skip
 
@@ -185,7 +186,7 @@ def test_asha_stops_scripted_trials_at_exactly_the_rungs_successive_halving_give
     space = load_space(space_path, scripted_family.PARAMETERS)
     result = run_search(
         scripted_family, space, digits_splits.search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path),
+        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
         num_samples=14, time_budget_s=300, seed=0, cpus_per_trial=1, max_concurrent=1, rungs=Rungs(),
     )  # fmt: skip
     trials = result.trials  # in the order the trials were started

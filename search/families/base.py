@@ -53,6 +53,8 @@ class Family(Protocol):
 
     NAME: str
     PARAMETERS: frozenset[str]
+    ALLOWED: Mapping[str, Any]
+    """The values its parameters may take (``search.families.allowed``): a space reaching past them is refused."""
     BASELINE_TEST_ACCURACY: float
     """The article's untuned test accuracy for this family on MNIST."""
     MODEL_FILE: str

@@ -4,16 +4,20 @@ Dense(128), Dropout(0.2), Adam, 10 epochs)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
+from sklearn.utils._param_validation import Interval, StrOptions
+
 from search.data import FitData
+from search.families.allowed import declared, positive_number, share, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
+from search.families.keras_model import SCHEDULES, train_keras
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
 from search.families.keras_model import save as save
-from search.families.keras_model import train_keras
 from search.settings import Budget, Rungs
 
 NAME = "cnn"
@@ -22,6 +26,13 @@ PARAMETERS = frozenset(
         "n_blocks", "filters", "filters_growth", "kernel_size", "batch_norm", "dense_units", "dropout",
         "learning_rate", "lr_schedule", "batch_size", "epochs", "augment_shift",
     }
+)  # fmt: skip
+ALLOWED = declared(
+    "cnn",
+    n_blocks=whole_number(), filters=whole_number(), filters_growth=whole_number(), kernel_size=whole_number(),
+    dense_units=whole_number(), dropout=share(), learning_rate=positive_number(),
+    lr_schedule=StrOptions(SCHEDULES), batch_size=whole_number(), epochs=whole_number(),
+    augment_shift=Interval(Real, 0, 0.5, closed="left"),
 )  # fmt: skip
 BASELINE_TEST_ACCURACY = 0.992
 FIDELITY = EPOCHS

@@ -6,19 +6,27 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sklearn.utils._param_validation import StrOptions
+
 from search.data import FitData
+from search.families.allowed import declared, positive_number, share, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
+from search.families.keras_model import SCHEDULES, train_keras
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
 from search.families.keras_model import save as save
-from search.families.keras_model import train_keras
 from search.settings import Budget
 
 NAME = "keras_mlp"
 PARAMETERS = frozenset(
     {"n_layers", "units", "activation", "dropout", "learning_rate", "lr_schedule", "batch_size", "epochs"}
 )
+ALLOWED = declared(
+    "keras_mlp",
+    n_layers=whole_number(), units=whole_number(), dropout=share(), learning_rate=positive_number(),
+    lr_schedule=StrOptions(SCHEDULES), batch_size=whole_number(), epochs=whole_number(),
+)  # fmt: skip
 BASELINE_TEST_ACCURACY = 0.977
 FIDELITY = EPOCHS
 USES_GPU = True

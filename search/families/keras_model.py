@@ -93,6 +93,10 @@ def train_keras(
     return model
 
 
+SCHEDULES = {"constant", "cosine"}
+"""The learning-rate schedules ``lr_schedule`` names."""
+
+
 def learning_rate(keras: Any, config: Mapping[str, Any], n_rows: int) -> Any:
     """Adam's rate: constant (the article's), or with ``lr_schedule: cosine`` decaying to 0 by the last epoch."""
     rate = float(config["learning_rate"])

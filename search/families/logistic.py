@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from search.data import FitData
+from search.families.allowed import model_ranges
 from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import fit_once
@@ -21,6 +22,7 @@ from search.settings import Budget
 
 NAME = "logistic"
 PARAMETERS = frozenset({"C", "max_iter", "tol"})
+ALLOWED = model_ranges(LogisticRegression, "C", "max_iter", "tol")
 BASELINE_TEST_ACCURACY = 0.925
 FIDELITY = SAMPLES
 USES_GPU = False

@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from search.data import FitData
+from search.families.allowed import declared, model_ranges, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import accuracy
@@ -23,6 +24,10 @@ from search.trial_report import TrialReport
 
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})
+ALLOWED = {
+    **model_ranges(MLPClassifier, "alpha", "learning_rate_init", "batch_size"),
+    **declared("mlp", n_layers=whole_number(), units=whole_number(), epochs=whole_number()),
+}
 BASELINE_TEST_ACCURACY = 0.976
 FIDELITY = EPOCHS
 USES_GPU = False

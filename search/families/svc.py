@@ -9,6 +9,7 @@ from typing import Any
 from sklearn.svm import SVC
 
 from search.data import FitData
+from search.families.allowed import model_ranges
 from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
 from search.families.sklearn_model import fit_once
@@ -19,6 +20,7 @@ from search.settings import Budget
 
 NAME = "svc"
 PARAMETERS = frozenset({"C", "gamma"})
+ALLOWED = model_ranges(SVC, "C", "gamma")
 BASELINE_TEST_ACCURACY = 0.946
 KERNEL_CACHE_MB = 1000
 FIDELITY = SAMPLES

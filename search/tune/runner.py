@@ -6,13 +6,13 @@ import logging
 import math
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import optuna
 import optuna.logging
 import pandas as pd
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
 
 from search.cluster import ClusterResources
 from search.data import FitData
@@ -22,13 +22,27 @@ from search.fidelity import asha_rungs, max_epochs, sample_sizes
 from search.settings import DEFAULT_RUNGS, Rungs
 from search.spaces import SearchSpace
 from search.storage import LOCAL_EXPERIMENT_NAME, Storage
+from search.study import (
+    CUT_OFF,
+    INTERRUPTED,
+    TUNE_TRIAL_ID,
+    StudyPlace,
+    close_running,
+    finished_by_themselves,
+    mark_study,
+    outcome_from_trial,
+    search_seconds_used,
+    trials_of_run,
+)
 from search.trial_report import VALIDATION_ACCURACY, TrialReport
-from search.trials import SearchResult, TrialOutcome, best_outcome, training_core_share, trials_table
+from search.trials import NoTrialScored, SearchResult, TrialOutcome, best_outcome, training_core_share, trials_table
 from search.tune.concurrency import limit_concurrency
 from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter
+from search.tune.resume import ResumePlan
+from search.tune.saving import saving_scheduler
 from search.tune.searcher import MultiFidelityOptunaSearch
-from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR, one_line, run_trial
+from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR, TRIAL_TRACEBACK, one_line, run_trial
 
 ERROR_FILE = "error.txt"
 """Where Ray Tune appends each failure of a trial, in the trial's folder."""
@@ -55,10 +69,12 @@ def run_search(
     gpus_per_trial: float = 0,
     fixed_concurrency: bool = True,
     storage: Storage,
+    study: StudyPlace,
+    run_id: str,
     experiment_name: str = LOCAL_EXPERIMENT_NAME,
     rungs: Rungs = DEFAULT_RUNGS,
     verbose: int = 1,
-    resume: bool = False,
+    resume: ResumePlan | None = None,
 ) -> SearchResult:
     """Search ``space`` for ``family`` on ``data``; Ray must already be initialised.
 
@@ -68,7 +84,9 @@ def run_search(
     results and checkpoints go to ``experiment_name`` in ``storage``; a trial whose node or worker
     dies is retried there from its last checkpoint. With ``resume``, an interrupted search saved
     there continues where it stopped: finished trials are kept, unfinished ones run again, and the
-    searcher keeps what it had learnt.
+    searcher keeps what it had learnt. Optuna's study (``study``) records every trial as it runs, each
+    marked with ``run_id``; a ``resume`` plan that cannot restore Ray Tune's state goes on from the
+    study's trials instead, in a new experiment ``experiment_name``.
     """
     prepare_driver()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -86,19 +104,32 @@ def run_search(
     )
     trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
     experiment_path = storage.experiment_path(experiment_name)
-    if resume and tune.Tuner.can_restore(experiment_path, storage_filesystem=storage.filesystem):
+    quiet_expected_noise()
+    if resume is not None and resume.restore:
         tuner = tune.Tuner.restore(
             experiment_path, trainable, resume_unfinished=True, storage_filesystem=storage.filesystem
         )
     else:
+        optuna_study = None
+        if resume is not None:  # rebuilt from the study: what finished is kept, what ran runs again
+            optuna_study = study.load()
+            num_samples -= len(resume.kept)
+            time_budget_s -= search_seconds_used(resume.kept + resume.running)
+            for trial in close_running(optuna_study, run_id, INTERRUPTED, "running when its driver stopped"):
+                optuna_study.enqueue_trial(trial.params)
         plan = asha_rungs(family.FIDELITY, rungs, max_epochs=max_epochs(space, defaults), sizes=sizes)
         searcher = MultiFidelityOptunaSearch(
             space=space.distributions,
             metric=VALIDATION_ACCURACY,
             mode="max",
-            points_to_evaluate=[space.restrict(defaults)] if space.contains(defaults) else None,
             sampler=optuna.samplers.TPESampler(seed=seed),
+            storage=study.storage,
+            study_name=study.name,
+            run_id=run_id,
         )
+        mark_study(searcher.study, family.NAME, space.distributions)
+        if space.contains(defaults):  # the article's settings first, unless the study has tried them
+            searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
         limited = limit_concurrency(
             searcher,
             max_concurrent,
@@ -110,11 +141,11 @@ def run_search(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=limited,
-                scheduler=None if plan is None else ASHAScheduler(**vars(plan)),
+                scheduler=saving_scheduler(plan),
                 metric=VALIDATION_ACCURACY,
                 mode="max",
-                num_samples=num_samples,
-                time_budget_s=time_budget_s,
+                num_samples=max(num_samples, 0),
+                time_budget_s=max(time_budget_s, 1),
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(
@@ -129,22 +160,48 @@ def run_search(
                 else [],
             ),
         )
-    # A trial that the time budget cut off before it reported has no results to read; trials.csv says
-    # so (no score, no node), and Ray's warning about it, a path per trial, would only alarm.
-    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
     started = time.monotonic()
-    with stop_gracefully_on_signals() as stop:
-        grid = tuner.fit()
+    grid = []
+    if num_samples > 0 and time_budget_s > 0:
+        with stop_gracefully_on_signals() as stop:
+            grid = tuner.fit()
+        if stop.requested:
+            name = signal.Signals(stop.signum).name
+            raise SearchInterrupted(f"search stopped by {name}; Ray Tune saved its state", stop.signum)
     seconds = time.monotonic() - started
-    if stop.requested:
-        name = signal.Signals(stop.signum).name
-        raise SearchInterrupted(f"search stopped by {name}; Ray Tune saved its state", stop.signum)
+    optuna_study = study.load()
+    close_running(optuna_study, run_id, CUT_OFF, "the search ended (its time budget or trial cap) while it ran")
 
     outcomes = [outcome_of(result) for result in grid]
-    best = best_outcome(outcomes)
+    outcomes += earlier_outcomes(optuna_study, run_id, {o.trial_id for o in outcomes})
     trials = trials_table(outcomes, list(space.distributions))
+    try:
+        best = best_outcome(outcomes)
+    except NoTrialScored as error:
+        error.trials, error.outcomes = trials, outcomes
+        raise
     share = training_core_share(trials, seconds, resources.cpus, cpus_per_trial)
-    return SearchResult({**defaults, **best.config}, best.last.validation_accuracy, trials, seconds, share)
+    return SearchResult(
+        {**defaults, **best.config}, best.last.validation_accuracy, trials, seconds, share, outcomes=outcomes
+    )
+
+
+def quiet_expected_noise() -> None:
+    """Silence two warnings about what is expected here, which would only alarm."""
+    # A trial that the time budget (or a stop) cut off before it reported has no results to read;
+    # trials.csv says so (no score, no node), and Ray's warning about it names a path per trial.
+    logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    # A trial that runs again after --resume reports its epochs again; Optuna keeps the first values.
+    warnings.filterwarnings("ignore", message="The reported value is ignored because this `step", category=UserWarning)
+
+
+def earlier_outcomes(optuna_study: optuna.Study, run_id: str, known: set[str]) -> list[TrialOutcome]:
+    """The run's finished trials that only the study still holds (those of a Ray Tune state that was lost)."""
+    return [
+        outcome_from_trial(trial)
+        for trial in finished_by_themselves(trials_of_run(optuna_study, run_id))
+        if trial.user_attrs.get(TUNE_TRIAL_ID) not in known
+    ]
 
 
 def outcome_of(result: tune.Result) -> TrialOutcome:
@@ -155,6 +212,7 @@ def outcome_of(result: tune.Result) -> TrialOutcome:
         history = pd.DataFrame([metrics])
     scored = history[history[VALIDATION_ACCURACY].notna()] if VALIDATION_ACCURACY in history else history.iloc[:0]
     error = metrics.get(TRIAL_ERROR) or (None if result.error is None else one_line(result.error))
+    traceback = metrics.get(TRIAL_TRACEBACK) or (None if result.error is None else str(result.error))
     return TrialOutcome(
         trial_id=metrics.get("trial_id") or Path(result.path).name,
         config=dict(result.config or {}),
@@ -166,6 +224,7 @@ def outcome_of(result: tune.Result) -> TrialOutcome:
         started_at=metrics.get(STARTED_AT),
         ended_at=metrics.get(REPORTED_AT),
         attempts=1 + failures_survived(result),
+        traceback=traceback if error else None,
     )
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 
 import optuna
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
-from search.trial_report import reached_full_budget
-from search.tune.trial import TRIAL_ERROR
+from search import study as stored
+from search.trial_report import TRAINING_SECONDS, TrialReport, reached_full_budget
+from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,25 @@ types; ``tests/test_fidelity.py`` fails loudly if a Ray release moves them."""
 
 
 class MultiFidelityOptunaSearch(OptunaSearch):
-    """``OptunaSearch`` that tells Optuna a trial stopped early is PRUNED, not COMPLETE."""
+    """``OptunaSearch`` that tells Optuna a trial stopped early is PRUNED, not COMPLETE.
+
+    Every trial it asks Optuna for is marked with ``run_id`` and Ray Tune's trial id, and when it ends,
+    with what it reached (``search/study.py``), so that the study alone tells the search's story.
+    """
+
+    def __init__(self, *args, run_id: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_id = run_id
+
+    def suggest(self, trial_id: str) -> dict | None:
+        """The next config; its Optuna trial is marked with this run and Ray Tune's trial id."""
+        new = trial_id not in self._ot_trials
+        config = super().suggest(trial_id)
+        if new and trial_id in self._ot_trials:
+            ot_trial = self._ot_trials[trial_id]
+            ot_trial.set_user_attr(stored.RUN, self.run_id)
+            ot_trial.set_user_attr(stored.TUNE_TRIAL_ID, trial_id)
+        return config
 
     @property
     def study(self) -> optuna.Study:
@@ -38,24 +58,56 @@ class MultiFidelityOptunaSearch(OptunaSearch):
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
         if result and TRIAL_ERROR in result:
             error = True  # its config raised inside the trial (search/tune/trial.py): Optuna records a FAIL
+        if result and trial_id in self._ot_trials and not self._told(trial_id):
+            self._record(self._ot_trials[trial_id], result)
         if error or not result or reached_full_budget(result) or self._told(trial_id):
             super().on_trial_complete(trial_id, result, error)
             return
-        self._tell_pruned(trial_id)
+        self._tell_pruned(trial_id, result)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """An intermediate value for Optuna; the last result of a failed trial holds none."""
         if TRIAL_ERROR not in result:
             super().on_trial_result(trial_id, result)
 
+    def _record(self, ot_trial: optuna.Trial, result: dict) -> None:
+        """What the trial reached, as user attributes of its Optuna trial (before it is told)."""
+        attributes = {
+            stored.ERROR: result.get(TRIAL_ERROR),
+            "node": result.get(NODE_ID),
+            "started_at": result.get(STARTED_AT),
+            "ended_at": result.get(REPORTED_AT),
+            "seconds": result.get("time_total_s"),
+        }
+        try:
+            last = TrialReport.from_metrics(result)
+        except ValueError:  # its last result holds no score (an error)
+            last = None
+        if last is not None:
+            attributes[stored.LAST_REPORT] = last.to_metrics()
+            attributes[stored.BUDGET_REACHED] = last.epochs_done or last.train_samples
+            attributes[TRAINING_SECONDS] = last.training_seconds
+        try:
+            for key, value in attributes.items():
+                if value is not None:
+                    ot_trial.set_user_attr(key, value)
+        except Exception as exc:  # noqa: BLE001 - a lost attribute must not stop the search
+            logger.warning(exc)
+
     # The shim: the only code that touches OptunaSearch's private state (PRIVATE_STATE).
 
     def _told(self, trial_id: str) -> bool:
         return trial_id in self._completed_trials
 
-    def _tell_pruned(self, trial_id: str) -> None:
+    def _tell_pruned(self, trial_id: str, result: dict) -> None:
+        ot_trial = self._ot_trials[trial_id]
         try:
-            self._ot_study.tell(self._ot_trials[trial_id], state=optuna.trial.TrialState.PRUNED)
+            # Ray Tune hands the result that made the scheduler stop the trial to on_trial_complete only:
+            # it becomes the last intermediate value, by which TPE ranks pruned trials
+            step = result.get(TRAINING_ITERATION)
+            if step is not None and result.get(self.metric) is not None:
+                ot_trial.report(result[self.metric], step)
+            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search
             logger.warning(exc)
         self._completed_trials.add(trial_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ REPORTED_AT = "reported_at"
 """When the result was reported (seconds since the epoch)."""
 TRIAL_ERROR = "trial_error"
 """In a trial's last result only: the one-line error its own config raised."""
+TRIAL_TRACEBACK = "trial_traceback"
+"""In a trial's last result only: that error's traceback, for the run folder's log (not the terminal)."""
 
 
 def run_trial(
@@ -63,7 +66,8 @@ def run_trial(
                 with checkpoint.as_directory() as folder:
                     family.train(config, data, report, seed, restore_from=Path(folder))
     except Exception as error:  # noqa: BLE001 - recorded as the trial's failure (Ray stops trials by SystemExit)
-        tune.report({**placement, REPORTED_AT: time.time(), TRIAL_ERROR: one_line(error)})
+        failure = {TRIAL_ERROR: one_line(error), TRIAL_TRACEBACK: traceback.format_exc()}
+        tune.report({**placement, REPORTED_AT: time.time(), **failure})
 
 
 def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):

@@ -1,0 +1,120 @@
+"""How an interrupted search goes on: from Ray Tune's saved state when it is whole, else from the study.
+
+Ray Tune's state (``experiment_state-*.json``, the searcher's pickle, ``tuner.pkl``) is whole when it
+can be read and knows every trial that the study on disk records as finished. Then ``Tuner.restore``
+goes on where the search stopped, unfinished trials from their last checkpoint. Otherwise (deleted,
+truncated, emptied, or behind the study because the driver was killed before it saved) the search is
+rebuilt from the study: the finished trials are kept, the sampler learns from them, and the trials
+that were running run again as new ones. With neither, nothing can go on: one line, exit code 2.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass, field
+
+from optuna.trial import FrozenTrial, TrialState
+
+from search.errors import InputError
+from search.storage import Storage
+from search.study import TUNE_TRIAL_ID, StudyPlace, finished_by_themselves, trials_of_run
+
+FINISHED_IN_TUNE = ("TERMINATED", "ERROR")
+
+
+class ResumeError(InputError):
+    """Neither Ray Tune's state nor the study holds what a resumed search needs."""
+
+
+@dataclass(frozen=True)
+class ResumePlan:
+    """Restore Ray Tune's state (``problem`` None), or rebuild from the study's trials."""
+
+    problem: str | None
+    """What is wrong with Ray Tune's state; None when it is whole."""
+    kept: list[FrozenTrial] = field(default_factory=list)
+    """The run's trials the study records as finished."""
+    running: list[FrozenTrial] = field(default_factory=list)
+    """The run's trials that were running when the driver stopped."""
+
+    @property
+    def restore(self) -> bool:
+        return self.problem is None
+
+
+def plan_resume(
+    storage: Storage, experiment_name: str, place: StudyPlace, run_id: str, legacy: bool = False
+) -> ResumePlan:
+    """Whether Ray Tune's state can be restored; if not, what the study keeps. Raises ``ResumeError``.
+
+    A ``legacy`` run (recorded before the study was kept on disk) has only Ray Tune's state.
+    """
+    if legacy:
+        experiment = storage.experiment_path(experiment_name)
+        problem = tune_state_problem(storage, experiment, set())
+        if problem:
+            raise ResumeError(f"cannot resume: Ray Tune's state in {experiment} is {problem}")
+        return ResumePlan(None)
+    try:
+        study = place.load()
+    except Exception as error:  # noqa: BLE001 - a damaged journal or database raises anything
+        study = None
+        study_problem = f"cannot be read ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    else:
+        study_problem = "holds no trial of this run" if study is None else None
+    trials = [] if study is None else trials_of_run(study, run_id)
+    if study is not None and not trials:
+        study_problem = "holds no trial of this run"
+    kept = finished_by_themselves(trials)
+    experiment = storage.experiment_path(experiment_name)
+    problem = tune_state_problem(storage, experiment, {t.user_attrs.get(TUNE_TRIAL_ID) for t in kept})
+    if problem is None and study_problem is None:
+        return ResumePlan(None, kept)
+    if study_problem is not None:
+        tune_part = f"Ray Tune's state in {experiment} is {problem}, and " if problem else ""
+        raise ResumeError(f"cannot resume: {tune_part}the study {place.name!r} in {place.where} {study_problem}")
+    return ResumePlan(problem, kept, [t for t in trials if t.state == TrialState.RUNNING])
+
+
+def tune_state_problem(storage: Storage, experiment: str, finished_ids: set[str]) -> str | None:
+    """What is wrong with the Ray Tune state in ``experiment``, or None when it is whole and up to date."""
+    import pyarrow.fs
+
+    filesystem = storage.filesystem or pyarrow.fs.LocalFileSystem()
+    try:
+        listing = filesystem.get_file_info(pyarrow.fs.FileSelector(experiment, allow_not_found=True))
+    except OSError as error:
+        return f"unreadable ({error})"
+    names = {info.base_name: info.path for info in listing if info.type == pyarrow.fs.FileType.File}
+    states = sorted(n for n in names if n.startswith("experiment_state-") and n.endswith(".json"))
+    if not states:
+        return "missing"
+    if "tuner.pkl" not in names:
+        return "damaged (tuner.pkl is missing)"
+    try:
+        saved = json.loads(_read(filesystem, names[states[-1]]))
+        statuses = {}
+        for trial_state, _metadata in saved["trial_data"]:
+            trial = json.loads(trial_state)
+            statuses[trial["trial_id"]] = trial["status"]
+    except (ValueError, KeyError, TypeError) as error:
+        return f"damaged ({states[-1]} cannot be read: {type(error).__name__})"
+    searchers = sorted(n for n in names if n.startswith("searcher-state-") and n.endswith(".pkl"))
+    if not searchers:
+        return "damaged (the searcher's state is missing)"
+    try:
+        searcher = pickle.loads(_read(filesystem, names[searchers[-1]]))
+        if not isinstance(searcher, dict) or searcher.get("_ot_study") is None:
+            raise ValueError("not a searcher's state")
+    except Exception as error:  # noqa: BLE001 - unpickling a damaged file raises anything
+        return f"damaged ({searchers[-1]} cannot be read: {type(error).__name__})"
+    behind = [i for i in finished_ids if statuses.get(i) not in FINISHED_IN_TUNE]
+    if behind:
+        return f"behind the study ({len(behind)} finished trials missing: the driver stopped before it saved)"
+    return None
+
+
+def _read(filesystem, path: str) -> bytes:
+    with filesystem.open_input_stream(path) as stream:
+        return stream.read()
