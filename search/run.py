@@ -21,7 +21,7 @@ from search.cluster import ClusterResources
 from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_dataset, make_splits
 from search.errors import InputError
 from search.families import FAMILIES, get_family
-from search.lock import FolderInUse, FolderNotEmpty, holds_only_lock, lock_folder
+from search.lock import LOCK_FILE, FolderInUse, FolderNotEmpty, holds_only_lock, lock_folder
 from search.settings import (
     DEFAULT_RUNGS,
     SCHEDULERS,
@@ -33,7 +33,7 @@ from search.settings import (
 )
 from search.spaces import SearchSpace, default_space_path, load_space
 from search.storage import is_uri, open_storage
-from search.study import StudyPlace, check_study_matches, open_study_place
+from search.study import JOURNAL_FILE, StudyPlace, check_study_matches, open_study_place
 from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
@@ -324,13 +324,16 @@ def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list
 def lock_run(args: argparse.Namespace, output_dir: Path, plans: list[Settings], new: bool):
     """Lock the results folder (and each family's) for this run; a default folder taken meanwhile moves on.
 
-    Returns the folder, the plans (with the folder that was free) and the locks, held until the
-    process ends.
+    Returns the folder, the plans (with the folder that was free) and the folders it made. The
+    locks are held until the process ends.
     """
     for attempt in range(2, 100):
+        folders = list(dict.fromkeys([output_dir, *(s.output_dir for s in plans)]))
+        made = [path for path in folders if not path.exists()]
         try:
-            locks = [lock_folder(path, new=new) for path in dict.fromkeys([output_dir, *(s.output_dir for s in plans)])]
-            return output_dir, plans, locks
+            for path in folders:
+                lock_folder(path, new=new)  # its descriptor stays open, so the lock holds, until the process ends
+            return output_dir, plans, made
         except (FolderInUse, FolderNotEmpty):
             if not new or args.output_dir:
                 raise
@@ -374,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
     resume = args.resume is not None
+    made: list[Path] = []
     try:
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         spaces = {s.family: load_family_space(s) for s in plans}
@@ -382,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         splits = splits_by_family(dataset, plans)
         databases = [s for s in plans if s.study_storage]  # checked before any folder is made
         open_studies(databases, spaces, resume)
-        output_dir, plans, _locks = lock_run(args, output_dir, plans, new=not resume)
+        output_dir, plans, made = lock_run(args, output_dir, plans, new=not resume)
         storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
         studies = open_studies([s for s in plans if not s.study_storage], spaces, resume)
         studies.update({s.family: open_study_place(s.study_storage, s.study, s.output_dir) for s in databases})
@@ -393,8 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             for s in plans
         }
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse(error, made)
 
     try:
         from search.cluster import start_ray  # imports ray only when called
@@ -403,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             check_cluster_fits(plans, resources)
         except InputError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return refuse(error, made)
         from search.pipeline import run_family
 
         reports = [
@@ -439,6 +441,18 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + table)
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def refuse(error: InputError, made: list[Path]) -> int:
+    """Bad input: one line, exit code 2, and the folders this run made (holding only its lock and empty
+    study) removed again, as if it had never started."""
+    print(f"error: {error}", file=sys.stderr)
+    for folder in reversed(made):
+        for name in (LOCK_FILE, JOURNAL_FILE):
+            (folder / name).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+    return EXIT_BAD_INPUT
 
 
 def load_family_space(settings: Settings) -> SearchSpace:

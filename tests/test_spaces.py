@@ -96,7 +96,7 @@ def test_missing_file_is_rejected(tmp_path):
 @pytest.mark.parametrize(
     ("family", "line", "message"),
     [
-        ("logistic", "C: {type: float, low: -1, high: 2}", "parameter 'C' ranges over [-1, 2], but LogisticRegression's C"),
+        ("logistic", "C: {type: float, low: -1, high: 2}", "'C' ranges over [-1, 2], but LogisticRegression's C"),
         ("svc", "gamma: {type: float, low: -0.1, high: 0.1}", "SVC's gamma takes a float in the range [0.0, inf)"),
         ("mlp", "batch_size: {type: categorical, choices: [0, 64]}", "MLPClassifier's batch_size"),
         ("keras_mlp", "dropout: {type: float, low: 0.0, high: 1.0}", "dropout takes a float in the range [0.0, 1.0)"),
