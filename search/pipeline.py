@@ -47,6 +47,8 @@ def run_family(
     """
     family = get_family(settings.family)
     run_dir = settings.output_dir
+    if resume is not None and resume.restore:
+        print(f"== {settings.family}: going on from Ray Tune's saved state ({len(resume.kept)} finished trials)")
     if resume is not None and not resume.restore:
         settings = record_new_experiment(settings)
         print(
@@ -79,6 +81,7 @@ def run_family(
     )
     if settings.storage_path:
         print(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}", flush=True)
+    print(f"== {settings.family}: Optuna study {study.name!r} in {study.where}", flush=True)
     try:
         search = run_search(
             family,

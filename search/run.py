@@ -345,7 +345,7 @@ def open_studies(plans: list[Settings], spaces: dict, resume: bool) -> dict[str,
     """Each family's study, opened; a stored study of another space is refused (exit code 2)."""
     places = {}
     for settings in plans:
-        place = open_study_place(settings.study_storage, settings.study, settings.output_dir)
+        place = open_study_place(settings.study_storage, settings.study, settings.output_dir, create=not resume)
         earlier = check_study_matches(place, settings.family, spaces[settings.family].distributions)
         if earlier and not resume:
             print(

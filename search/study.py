@@ -54,13 +54,16 @@ class StudyError(InputError):
 class StudyPlace:
     """Where a run's study is: an opened Optuna storage and the study's name in it."""
 
-    storage: optuna.storages.BaseStorage
+    storage: optuna.storages.BaseStorage | None
+    """None: a journal that does not exist (a resumed run's, deleted)."""
     name: str
     where: str
     """For messages: the journal's path or the database URL without its password."""
 
     def load(self) -> optuna.Study | None:
         """The stored study, or None when the storage does not hold it yet."""
+        if self.storage is None:
+            return None
         try:
             return optuna.load_study(study_name=self.name, storage=self.storage)
         except KeyError:
@@ -72,8 +75,10 @@ def hide_password(url: str) -> str:
     return _PASSWORD.sub(r"\1***@", url)
 
 
-def open_study_place(url: str | None, name: str, run_dir: Path) -> StudyPlace:
+def open_study_place(url: str | None, name: str, run_dir: Path, create: bool = True) -> StudyPlace:
     """The study's storage, opened: the journal in ``run_dir`` when ``url`` is None, else the database at ``url``.
+
+    Without ``create`` (a resumed run), a missing journal is not made: the place holds no study.
 
     Raises ``StudyError`` (one line) when the database cannot be reached or its driver is missing, or
     when the journal cannot be read.
@@ -83,6 +88,8 @@ def open_study_place(url: str | None, name: str, run_dir: Path) -> StudyPlace:
         from optuna.storages.journal import JournalFileBackend
 
         path = run_dir / JOURNAL_FILE
+        if not create and not path.exists():
+            return StudyPlace(None, name, str(path))
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
             return StudyPlace(JournalStorage(JournalFileBackend(str(path))), name, str(path))

@@ -1,0 +1,188 @@
+"""Nothing lost: the study on disk, a killed driver resumed, damaged state rebuilt, one run per folder.
+
+Every test runs the command line on real Ray with the study in a real Optuna journal, and kills,
+damages or races it the way a user's machine would.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import psutil
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID
+from tests.conftest import ROOT
+from tests.test_cli import run_cli
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+NUM_SAMPLES = 14
+
+
+def load_study(run_dir: Path) -> optuna.Study:
+    """The run's study, read from its journal as optuna-dashboard or a notebook would."""
+    storage = JournalStorage(JournalFileBackend(str(run_dir / JOURNAL_FILE)))
+    (name,) = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=name, storage=storage)
+
+
+def finished_ids(run_dir: Path) -> set[str]:
+    """Ray Tune ids of the trials the study records as finished (none while it is not made yet)."""
+    storage = JournalStorage(JournalFileBackend(str(run_dir / JOURNAL_FILE)))
+    if not optuna.get_all_study_names(storage):
+        return set()
+    study = load_study(run_dir)
+    return {t.user_attrs[TUNE_TRIAL_ID] for t in study.get_trials(states=FINISHED) if INTERRUPTED not in t.user_attrs}
+
+
+def start_search(out: Path, *options: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--scheduler", "none",
+               "--num-samples", str(NUM_SAMPLES), "--time-budget", "10m", "--output-dir", str(out),
+               *options]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_after_finished(process: subprocess.Popen, out: Path, finished: int) -> tuple[set[str], dict[int, float]]:
+    """SIGKILL the driver once the study records ``finished`` trials; what had finished, and its processes."""
+    deadline = time.monotonic() + 180
+    done: set[str] = set()
+    while time.monotonic() < deadline and len(done) < finished:
+        time.sleep(0.5)
+        if (out / JOURNAL_FILE).exists():
+            done = finished_ids(out)
+    processes = {p.pid: p.create_time() for p in psutil.Process(process.pid).children(recursive=True)}
+    process.kill()
+    process.communicate(timeout=30)
+    assert len(done) >= finished, "the search never got that far"
+    return finished_ids(out), processes
+
+
+def still_alive(processes: dict[int, float]) -> list[str]:
+    alive = []
+    for pid, started in processes.items():
+        try:
+            process = psutil.Process(pid)
+            if process.create_time() == started and process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process.name())
+        except psutil.Error:
+            continue
+    return alive
+
+
+def assert_finished_with_every_trial(out: Path, kept: set[str]) -> pd.DataFrame:
+    trials = pd.read_csv(out / "trials.csv")
+    assert kept <= set(trials["trial_id"]), "every trial that finished before the stop is in the results"
+    assert len(trials) == NUM_SAMPLES and trials["trial_id"].is_unique
+    study = load_study(out)
+    run_trials = [t for t in study.trials if INTERRUPTED not in t.user_attrs]
+    assert len(run_trials) == len(trials), "the study and trials.csv count the same trials"
+    assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING)), "no trial is left open"
+    return trials
+
+
+@pytest.fixture(scope="module")
+def killed_run(tmp_path_factory):
+    """A search whose driver was SIGKILLed after 5 trials had finished (copied for each test that damages it)."""
+    out = tmp_path_factory.mktemp("killed") / "run"
+    kept, processes = kill_after_finished(start_search(out), out, 5)
+    shutil.copytree(out, out.parent / "as killed")  # the first test resumes the run itself
+    time.sleep(5)
+    return out, kept, processes
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    """The killed run, as it was killed, in a folder of its own; its journal goes with it."""
+    copy = tmp_path / "run"
+    shutil.copytree(run.parent / "as killed", copy)
+    return copy
+
+
+@pytest.mark.slow
+def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_trial(killed_run):
+    out, kept, processes = killed_run
+    assert not still_alive(processes), "no Ray process of the run outlives it by more than a few seconds"
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    print(f"\nkilled after {len(kept)} finished trials; resumed: {result.stdout.splitlines()[-6:]}")
+    trials = assert_finished_with_every_trial(out, kept)
+    assert trials["status"].eq("completed").all()
+    study = load_study(out)
+    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
+        assert trial.user_attrs["budget_reached"] == trial.params["epochs"] and trial.user_attrs["training_seconds"] > 0
+        assert len(trial.intermediate_values) == trial.params["epochs"], "every epoch's score is in the study"
+        assert trial.user_attrs[RUN] == json.loads((out / "settings.json").read_text())["run_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "damage",
+    ["experiment state deleted", "experiment state truncated", "searcher state emptied", "whole tune folder deleted"],
+)
+def test_damaged_ray_state_is_rebuilt_from_the_study_keeping_every_finished_trial(killed_run, tmp_path, damage):
+    out = copy_of(killed_run[0], tmp_path)
+    kept = finished_ids(out)
+    tune_dir = out / "tune"
+    state = max(tune_dir.glob("experiment_state-*.json"))
+    if damage == "experiment state deleted":
+        state.unlink()
+    elif damage == "experiment state truncated":
+        state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+    elif damage == "searcher state emptied":
+        max(tune_dir.glob("searcher-state-*.pkl")).write_bytes(b"")
+    else:
+        shutil.rmtree(tune_dir)
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert f"going on from the study: {len(kept)} finished trials kept" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert_finished_with_every_trial(out, kept)
+    assert json.loads((out / "settings.json").read_text())["experiment_name"].startswith("tune-rebuilt-")
+
+
+def test_resume_with_neither_ray_state_nor_study_exits_2_in_one_line(killed_run, tmp_path):
+    out = copy_of(killed_run[0], tmp_path)
+    shutil.rmtree(out / "tune")
+    (out / JOURNAL_FILE).unlink()
+    before = sorted(p.name for p in out.iterdir())
+    result = run_cli("--resume", str(out))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot resume: Ray Tune's state in ") and result.stderr.count("\n") == 1
+    assert "is missing, and the study" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == before, "nothing written"
+
+
+@pytest.mark.slow
+def test_two_runs_on_one_folder_one_exits_2_at_once(tmp_path):
+    out = tmp_path / "run"
+    first, second = start_search(out), start_search(out)
+    outputs = [process.communicate(timeout=300)[0] for process in (first, second)]
+    codes = sorted([first.returncode, second.returncode])
+    assert codes == [0, 2], outputs
+    refused = outputs[[first.returncode, second.returncode].index(2)]
+    assert f"error: {out} is in use by another run (process " in refused
+    assert len(pd.read_csv(out / "trials.csv")) == NUM_SAMPLES
+    assert len([d for d in (out / "tune").iterdir() if d.name.startswith("run_trial")]) == NUM_SAMPLES
+
+
+@pytest.mark.slow
+def test_resume_of_a_running_search_exits_2(tmp_path):
+    out = tmp_path / "run"
+    process = start_search(out)
+    for line in process.stdout:
+        if "trial   1/" in line:
+            break
+    result = run_cli("--resume", str(out))
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=120)
+    assert result.returncode == 2 and "is in use by another run" in result.stderr
