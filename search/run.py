@@ -221,15 +221,16 @@ def rung_default(name: str) -> str:
 
 
 def resolve_settings(
-    args: argparse.Namespace, family: str, output_dir: Path = Path("."), label: str | None = None
+    args: argparse.Namespace, family: str, output_dir: Path = Path("."), one_of_several: bool = False
 ) -> Settings:
     """Settings for one family: the family's default budget where the command line is silent.
 
     ``Settings`` checks every value itself; an option the command line left out (None) takes the
-    family's budget or the setting's own default. ``label`` names the run in the study (the results
-    folder's name, with the family's for ``--family all``).
+    family's budget or the setting's own default. The run is named in its study by the results
+    folder's name; a family ``one_of_several`` (``--family all``) adds its own name, to the study's too.
     """
-    label = label or output_dir.name
+    suffix = f"-{family}" if one_of_several else ""
+    label = (output_dir.parent.name if one_of_several else output_dir.name) + suffix
     budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
     rungs = replace(
         budget.rungs,
@@ -267,7 +268,7 @@ def resolve_settings(
         ),
         **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
         study_storage=args.study_storage,
-        study_name=args.study_name + label.removeprefix(output_dir.parent.name) if args.study_name else label,
+        study_name=args.study_name + suffix if args.study_name else label,
         run_id=f"{label}-{uuid.uuid4().hex[:8]}",
     )
 
@@ -317,7 +318,7 @@ def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list
     output_dir = choose_output_dir(args, attempt)
     if len(families) == 1:
         return output_dir, [resolve_settings(args, families[0], output_dir)]
-    plans = [resolve_settings(args, f, output_dir / f, f"{output_dir.name}-{f}") for f in families]
+    plans = [resolve_settings(args, f, output_dir / f, one_of_several=True) for f in families]
     return output_dir, plans
 
 
