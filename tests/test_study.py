@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
+import urllib.request
 
 import optuna
 import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from search.study import CUT_OFF, RUN, open_study_place
-from tests.postgres_server import postgres_server
+from search.study import CUT_OFF, JOURNAL_FILE, RUN, open_study_place
+from tests.postgres_server import free_port, postgres_server
 from tests.test_cli import run_cli
 from tests.test_nothing_lost import load_study
 
@@ -86,6 +89,28 @@ def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(tmp_path):
     )
     for trial in study.get_trials(states=(TrialState.COMPLETE,)):
         assert trial.user_attrs["budget_reached"] == len(trial.intermediate_values) == trial.params["epochs"]
+
+    port = free_port()
+    dashboard = subprocess.Popen(["optuna-dashboard", "--port", str(port), str(out / JOURNAL_FILE)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        summaries = poll_json(f"http://127.0.0.1:{port}/api/studies", timeout=60)["study_summaries"]
+    finally:
+        dashboard.terminate()
+        dashboard.wait(timeout=30)
+    assert [s["study_name"] for s in summaries] == ["run"], "optuna-dashboard serves the run's journal"
+
+
+def poll_json(url: str, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 CONTROLLER = "_tune_controller"
 """Ray Tune hands schedulers a wrapper of its controller that keeps the controller here (Ray 2.60);
-``tests/test_resume.py`` fails loudly if a Ray release moves it."""
+``tests/test_nothing_lost.py`` fails loudly if a Ray release moves it."""
 
 
 class SavesWhenTrialsEnd:
