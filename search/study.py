@@ -178,17 +178,55 @@ def finished_by_themselves(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in trials if t.state in FINISHED and INTERRUPTED not in t.user_attrs]
 
 
-def close_running(study: optuna.Study, run_id: str, mark: str, why: str) -> list[FrozenTrial]:
-    """Close the run's trials still RUNNING (PRUNED when they reported, else FAIL), marked ``mark``; returns them."""
+def close_running(
+    study: optuna.Study, run_id: str, mark: str, why: str, outcomes: dict[str, TrialOutcome] | None = None
+) -> list[FrozenTrial]:
+    """Close the run's trials still RUNNING in the study; returns those it marked ``mark`` (with ``why``).
+
+    A trial Ray Tune saw reach its full budget (in ``outcomes``, by Ray Tune's id) is told COMPLETE
+    with its score: the search ended before the searcher was told. The others are marked and told
+    PRUNED when they reported a score, else FAIL.
+    """
     closed = []
     for trial in trials_of_run(study, run_id):
         if trial.state != TrialState.RUNNING:
             continue
-        study._storage.set_trial_user_attr(trial._trial_id, mark, why)  # a FrozenTrial has no setter
-        state = TrialState.PRUNED if trial.intermediate_values else TrialState.FAIL
-        study.tell(trial.number, state=state)
+        outcome = (outcomes or {}).get(trial.user_attrs.get(TUNE_TRIAL_ID))
+        attributes = {} if outcome is None else outcome_attributes(outcome)
+        if outcome is not None and outcome.status == "completed":
+            _set_attributes(study, trial, attributes)
+            study.tell(trial.number, outcome.last.validation_accuracy, state=TrialState.COMPLETE)
+            continue
+        _set_attributes(study, trial, {**attributes, mark: why})
+        if outcome is not None and outcome.last is not None and not trial.intermediate_values:
+            study._storage.set_trial_intermediate_value(
+                trial._trial_id, outcome.reports, outcome.last.validation_accuracy
+            )
+        reported = bool(trial.intermediate_values) or (outcome is not None and outcome.last is not None)
+        study.tell(trial.number, state=TrialState.PRUNED if reported else TrialState.FAIL)
         closed.append(trial)
     return closed
+
+
+def outcome_attributes(outcome: TrialOutcome) -> dict[str, Any]:
+    """The user attributes of a trial that ended as ``outcome`` says."""
+    attributes = {
+        ERROR: outcome.error,
+        "node": outcome.node,
+        "started_at": outcome.started_at,
+        "ended_at": outcome.ended_at,
+        "seconds": outcome.seconds,
+    }
+    if outcome.last is not None:
+        attributes[LAST_REPORT] = outcome.last.to_metrics()
+        attributes[BUDGET_REACHED] = outcome.last.epochs_done or outcome.last.train_samples
+        attributes[TRAINING_SECONDS] = outcome.last.training_seconds
+    return {key: value for key, value in attributes.items() if value is not None}
+
+
+def _set_attributes(study: optuna.Study, trial: FrozenTrial, attributes: dict[str, Any]) -> None:
+    for key, value in attributes.items():
+        study._storage.set_trial_user_attr(trial._trial_id, key, value)  # a FrozenTrial has no setter
 
 
 def outcome_from_trial(trial: FrozenTrial) -> TrialOutcome:

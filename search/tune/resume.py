@@ -56,24 +56,25 @@ def plan_resume(
         if problem:
             raise ResumeError(f"cannot resume: Ray Tune's state in {experiment} is {problem}")
         return ResumePlan(None)
+    experiment = storage.experiment_path(experiment_name)
     try:
         study = place.load()
     except Exception as error:  # noqa: BLE001 - a damaged journal or database raises anything
-        study = None
-        study_problem = f"cannot be read ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
-    else:
-        study_problem = "holds no trial of this run" if study is None else None
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ResumeError(
+            f"cannot resume: the study {place.name!r} in {place.where} cannot be read ({first})"
+        ) from None
     trials = [] if study is None else trials_of_run(study, run_id)
-    if study is not None and not trials:
-        study_problem = "holds no trial of this run"
     kept = finished_by_themselves(trials)
-    experiment = storage.experiment_path(experiment_name)
     problem = tune_state_problem(storage, experiment, {t.user_attrs.get(TUNE_TRIAL_ID) for t in kept})
-    if problem is None and study_problem is None:
+    cannot = f"cannot resume: Ray Tune's state in {experiment} is {problem}, and " if problem else "cannot resume: "
+    study_named = f"the study {place.name!r} in {place.where}"
+    if study is None:  # Ray Tune's searcher writes to the study: it cannot go on without it
+        raise ResumeError(f"{cannot}{study_named} is missing")
+    if problem is None:
         return ResumePlan(None, kept)
-    if study_problem is not None:
-        tune_part = f"Ray Tune's state in {experiment} is {problem}, and " if problem else ""
-        raise ResumeError(f"cannot resume: {tune_part}the study {place.name!r} in {place.where} {study_problem}")
+    if not trials:
+        raise ResumeError(f"{cannot}{study_named} holds no trial of this run")
     return ResumePlan(problem, kept, [t for t in trials if t.state == TrialState.RUNNING])
 
 

@@ -169,11 +169,12 @@ def run_search(
             name = signal.Signals(stop.signum).name
             raise SearchInterrupted(f"search stopped by {name}; Ray Tune saved its state", stop.signum)
     seconds = time.monotonic() - started
-    optuna_study = study.load()
-    close_running(optuna_study, run_id, CUT_OFF, "the search ended (its time budget or trial cap) while it ran")
-
     outcomes = [outcome_of(result) for result in grid]
-    outcomes += earlier_outcomes(optuna_study, run_id, {o.trial_id for o in outcomes})
+    optuna_study = study.load()
+    if optuna_study is not None:  # None: a run recorded before the study was kept on disk
+        why = "the search ended (its time budget or trial cap) while it ran"
+        close_running(optuna_study, run_id, CUT_OFF, why, {o.trial_id: o for o in outcomes})
+        outcomes += earlier_outcomes(optuna_study, run_id, {o.trial_id for o in outcomes})
     trials = trials_table(outcomes, list(space.distributions))
     try:
         best = best_outcome(outcomes)
