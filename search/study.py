@@ -39,8 +39,6 @@ INTERRUPTED = "interrupted"
 """User attribute of a trial that was running when its driver stopped: it ran again as a new trial."""
 CUT_OFF = "cut_off"
 """User attribute of a trial the search's end (the time budget) closed before it finished."""
-PLACEMENT = ("node", "started_at", "ended_at", "seconds", "reports")
-"""User attributes on where and when the trial ran, copied into ``trials.csv`` for a rebuilt run."""
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 _PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")

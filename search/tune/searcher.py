@@ -18,7 +18,8 @@ from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search.optuna import OptunaSearch
 
 from search import study as stored
-from search.trial_report import TRAINING_SECONDS, TrialReport, reached_full_budget
+from search.trial_report import TrialReport, reached_full_budget
+from search.trials import TrialOutcome
 from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR
 
 logger = logging.getLogger(__name__)
@@ -72,25 +73,23 @@ class MultiFidelityOptunaSearch(OptunaSearch):
 
     def _record(self, ot_trial: optuna.Trial, result: dict) -> None:
         """What the trial reached, as user attributes of its Optuna trial (before it is told)."""
-        attributes = {
-            stored.ERROR: result.get(TRIAL_ERROR),
-            "node": result.get(NODE_ID),
-            "started_at": result.get(STARTED_AT),
-            "ended_at": result.get(REPORTED_AT),
-            "seconds": result.get("time_total_s"),
-        }
         try:
             last = TrialReport.from_metrics(result)
         except ValueError:  # its last result holds no score (an error)
             last = None
-        if last is not None:
-            attributes[stored.LAST_REPORT] = last.to_metrics()
-            attributes[stored.BUDGET_REACHED] = last.epochs_done or last.train_samples
-            attributes[TRAINING_SECONDS] = last.training_seconds
+        outcome = TrialOutcome(
+            trial_id=result.get("trial_id", ""),
+            config={},
+            last=last,
+            error=result.get(TRIAL_ERROR),
+            node=result.get(NODE_ID),
+            started_at=result.get(STARTED_AT),
+            ended_at=result.get(REPORTED_AT),
+            seconds=result.get("time_total_s"),
+        )
         try:
-            for key, value in attributes.items():
-                if value is not None:
-                    ot_trial.set_user_attr(key, value)
+            for key, value in stored.outcome_attributes(outcome).items():
+                ot_trial.set_user_attr(key, value)
         except Exception as exc:  # noqa: BLE001 - a lost attribute must not stop the search
             logger.warning(exc)
 
