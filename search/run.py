@@ -300,7 +300,8 @@ def choose_output_dir(args: argparse.Namespace, attempt: int = 1) -> Path:
     """
     if args.output_dir:
         path = Path(args.output_dir)
-        if not holds_only_lock(path):
+        # a folder with a lock is checked once it is locked: a run that holds it is then named as such
+        if not holds_only_lock(path) and not (path / LOCK_FILE).exists():
             raise BadInput(f"--output-dir {path} already exists and is not empty; choose a new folder")
         return path.resolve()
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
