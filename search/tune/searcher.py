@@ -12,6 +12,7 @@ posing as a finished result.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import optuna
 from ray.tune.result import TRAINING_ITERATION
@@ -105,7 +106,9 @@ class MultiFidelityOptunaSearch(OptunaSearch):
             # it becomes the last intermediate value, by which TPE ranks pruned trials
             step = result.get(TRAINING_ITERATION)
             if step is not None and result.get(self.metric) is not None:
-                ot_trial.report(result[self.metric], step)
+                with warnings.catch_warnings():  # Optuna keeps the first value of a step it already has
+                    warnings.simplefilter("ignore", UserWarning)
+                    ot_trial.report(result[self.metric], step)
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search
             logger.warning(exc)
