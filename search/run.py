@@ -403,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         from search.cluster import start_ray  # imports ray only when called
+        from search.tune.interrupt import stop_on_sigterm
 
         resources = start_ray(args.address or plans[0].address)  # before anything imports ray
+        stop_on_sigterm()  # after ray.init, whose own handler would exit with code 15
         try:
             check_cluster_fits(plans, resources)
         except InputError as error:

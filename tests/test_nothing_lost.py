@@ -199,3 +199,23 @@ def test_resume_of_a_running_search_exits_2(tmp_path):
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=120)
     assert result.returncode == 2 and "is in use by another run" in result.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_retrain_stops_gracefully_and_resume_retrains(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "search.run", "--family", "svc", "--max-train-samples", "6000",
+               "--num-samples", "3", "--output-dir", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:
+        if "retraining on" in line:
+            process.send_signal(signal.SIGTERM)
+            break
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert f"stopped by SIGTERM; continue it with --resume {out}" in stderr and "Traceback" not in stderr
+    assert not (out / "report.json").exists()
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "going on from Ray Tune's saved state (3 finished trials)" in result.stdout
+    assert len(pd.read_csv(out / "trials.csv")) == 3 and (out / "report.json").is_file()

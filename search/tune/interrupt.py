@@ -36,6 +36,22 @@ class Stop:
         return self.signum is not None
 
 
+def stop_on_sigterm() -> None:
+    """Outside the search too (Ray's start, the retrain), SIGTERM ends the run as Ctrl-C does.
+
+    It raises ``SearchInterrupted`` (exit code 143, the ``--resume`` hint) instead of killing the
+    driver outright; a second SIGTERM kills at once. The search installs its own handler meanwhile.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise SearchInterrupted("stopped by SIGTERM", signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
 @contextmanager
 def stop_gracefully_on_signals() -> Iterator[Stop]:
     """Ctrl-C or SIGTERM asks Ray Tune to stop and save its state, and is remembered; a second stops at once.
