@@ -57,8 +57,12 @@ class ClusterResources:
         return max(math.ceil(cpus_per_trial), int(self.largest_node_cpus) or 1)
 
 
-def start_ray(address: str | None) -> ClusterResources:
+def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResources:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size.
+
+    The trials' own output (TensorFlow's start-up lines, Ray's worker teardown) reaches the terminal
+    only with ``worker_logs``: the search prints its own progress, failed trials' tracebacks go to
+    the run folder, and every worker's log stays in the Ray dashboard and the session's log folder.
 
     With no ``address``, ``RAY_ADDRESS`` names the cluster when it is set: ``ray job submit`` sets it
     for the job's driver, and ``ray.init(address="local")`` would ignore it.
@@ -70,7 +74,7 @@ def start_ray(address: str | None) -> ClusterResources:
     import ray
 
     if address:
-        context = ray.init(address=address, logging_level=logging.WARNING)
+        context = ray.init(address=address, logging_level=logging.WARNING, log_to_driver=worker_logs)
     else:
         from search.reaper import watch_driver
 
@@ -81,6 +85,7 @@ def start_ray(address: str | None) -> ClusterResources:
             dashboard_host="127.0.0.1",
             object_store_memory=LOCAL_OBJECT_STORE_BYTES,
             logging_level=logging.WARNING,
+            log_to_driver=worker_logs,
         )
     resources = replace(read_resources(), local=not address)
     where = f"cluster at {address}" if address else "local Ray"

@@ -205,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="join a running Ray cluster ('auto' or host:port); without it a local Ray starts, with its dashboard",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress table from Ray Tune, only the final report")
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks, and the trials' own output (Ray's worker logs)"
+    )
     return parser
 
 
@@ -405,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         from search.cluster import start_ray  # imports ray only when called
         from search.tune.interrupt import stop_on_sigterm
 
-        resources = start_ray(args.address or plans[0].address)  # before anything imports ray
+        resources = start_ray(args.address or plans[0].address, worker_logs=args.debug)  # before ray is imported
         stop_on_sigterm()  # after ray.init, whose own handler would exit with code 15
         try:
             check_cluster_fits(plans, resources)

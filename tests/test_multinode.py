@@ -224,7 +224,7 @@ def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_p
         experiment = json.loads((out / "settings.json").read_text())["experiment_name"]
         # both first trials, one per node, are training: each has saved its 6th epoch's checkpoint
         wait_for(lambda: _trials_past_checkpoint(s3, experiment, CHECKPOINTED_EPOCHS) >= 2, timeout=180, every=1)
-        assert _trials_running_on(cluster, node.node_id)
+        assert wait_for(lambda: _trials_running_on(cluster, node.node_id), timeout=60, every=2)
         os.kill(node.raylet_pid(), signal.SIGKILL)
         killed_at = time.time()
         output, _ = process.communicate(timeout=600)
