@@ -388,12 +388,13 @@ def main(argv: list[str] | None = None) -> int:
         storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
-        databases = [s for s in plans if s.study_storage]  # checked before any folder is made
-        open_studies(databases, spaces, resume)
-        output_dir, plans, made = lock_run(args, output_dir, plans, new=not resume)
-        storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
-        studies = open_studies([s for s in plans if not s.study_storage], spaces, resume)
-        studies.update({s.family: open_study_place(s.study_storage, s.study, s.output_dir) for s in databases})
+        studies = open_studies([s for s in plans if s.study_storage], spaces, resume)  # before any folder is made
+        locked_dir, plans, made = lock_run(args, output_dir, plans, new=not resume)
+        if locked_dir != output_dir:  # another run took the default folder this second: the plans moved
+            output_dir = locked_dir
+            storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
+            studies = open_studies([s for s in plans if s.study_storage], spaces, resume)
+        studies.update(open_studies([s for s in plans if not s.study_storage], spaces, resume))  # journals
         resumes = {
             s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run, s.study_name is None)
             if resume

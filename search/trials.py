@@ -27,7 +27,7 @@ class NoTrialScored(RuntimeError):
     """The search ended without a single validation score; ``trials`` and ``outcomes`` say how each ended."""
 
     trials: pd.DataFrame | None = None
-    outcomes: list[TrialOutcome] = []
+    outcomes: tuple[TrialOutcome, ...] | list[TrialOutcome] = ()
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,16 @@ def run_cli(*args: str, timeout: float = 300, env: dict | None = None) -> subpro
     )  # fmt: skip
 
 
+def signal_when_printed(process: subprocess.Popen, text: str, signum: int, timeout: float = 120) -> str:
+    """Send ``signum`` once ``process`` prints a line holding ``text``; its standard error once it ends."""
+    for line in process.stdout:
+        if text in line:
+            process.send_signal(signum)
+            break
+    _, stderr = process.communicate(timeout=timeout)
+    return stderr
+
+
 @pytest.mark.slow
 def test_end_to_end_on_digits(tmp_path):
     out = tmp_path / "run"
@@ -200,11 +210,7 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
     command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "8",
                "--max-concurrent", "1", "--time-budget", "10m", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if "trial   2/8" in line:
-            process.send_signal(stop)
-            break
-    _, stderr = process.communicate(timeout=120)
+    stderr = signal_when_printed(process, "trial   2/8", stop)
     assert process.returncode == exit_code, stderr
     assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
     assert "Traceback" not in stderr

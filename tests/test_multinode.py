@@ -21,6 +21,7 @@ import pytest
 from search.trials import most_trials_at_once
 from tests.conftest import ROOT
 from tests.ray_nodes import FAST_NODE_DEATH, RAY, RayCluster, free_port, wait_for
+from tests.test_cli import signal_when_printed
 
 pytestmark = pytest.mark.slow
 
@@ -137,11 +138,7 @@ def test_an_interrupted_search_resumes_from_the_bucket(cluster, worker, s3, tmp_
     process = search(cluster, "--family", "keras_mlp", "--num-samples", "4", "--max-concurrent", "2",
                      "--space", space(tmp_path, SMALL_KERAS), "--storage-path", s3, "--output-dir", str(out),
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    for line in process.stdout:
-        if "trial   1/4" in line:
-            process.send_signal(signal.SIGINT)
-            break
-    _, stderr = process.communicate(timeout=120)
+    stderr = signal_when_printed(process, "trial   1/4", signal.SIGINT)
     assert process.returncode == 130, stderr
 
     result = search(cluster, "--resume", str(out))

@@ -27,7 +27,7 @@ from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID
 from search.tune.resume import tune_state_problem
 from search.tune.saving import CONTROLLER
 from tests.conftest import ROOT
-from tests.test_cli import run_cli
+from tests.test_cli import run_cli, signal_when_printed
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 NUM_SAMPLES = 10
@@ -207,11 +207,7 @@ def test_sigterm_during_the_retrain_stops_gracefully_and_resume_retrains(tmp_pat
     command = [sys.executable, "-m", "search.run", "--family", "svc", "--max-train-samples", "6000",
                "--num-samples", "3", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in process.stdout:
-        if "retraining on" in line:
-            process.send_signal(signal.SIGTERM)
-            break
-    _, stderr = process.communicate(timeout=120)
+    stderr = signal_when_printed(process, "retraining on", signal.SIGTERM)
     assert process.returncode == 143, stderr
     assert f"stopped by SIGTERM; continue it with --resume {out}" in stderr and "Traceback" not in stderr
     assert not (out / "report.json").exists()

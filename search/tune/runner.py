@@ -6,7 +6,6 @@ import logging
 import math
 import signal
 import time
-import warnings
 from pathlib import Path
 
 import optuna
@@ -42,7 +41,7 @@ from search.tune.progress import ProgressPrinter
 from search.tune.resume import ResumePlan
 from search.tune.saving import saving_scheduler
 from search.tune.searcher import MultiFidelityOptunaSearch
-from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR, TRIAL_TRACEBACK, one_line, run_trial
+from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, one_line, run_trial, where_and_when
 
 ERROR_FILE = "error.txt"
 """Where Ray Tune appends each failure of a trial, in the trial's folder."""
@@ -110,7 +109,6 @@ def run_search(
             experiment_path, trainable, resume_unfinished=True, storage_filesystem=storage.filesystem
         )
     else:
-        optuna_study = None
         if resume is not None:  # rebuilt from the study: what finished is kept, what ran runs again
             optuna_study = study.load()
             num_samples -= len(resume.kept)
@@ -188,12 +186,12 @@ def run_search(
 
 
 def quiet_expected_noise() -> None:
-    """Silence two warnings about what is expected here, which would only alarm."""
-    # A trial that the time budget (or a stop) cut off before it reported has no results to read;
-    # trials.csv says so (no score, no node), and Ray's warning about it names a path per trial.
+    """Silence a warning about what is expected here, which would only alarm.
+
+    A trial that the time budget (or a stop) cut off before it reported has no results to read;
+    trials.csv says so (no score, no node), and Ray's warning about it names a path per trial.
+    """
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
-    # A trial that runs again after --resume reports its epochs again; Optuna keeps the first values.
-    warnings.filterwarnings("ignore", message="The reported value is ignored because this `step", category=UserWarning)
 
 
 def earlier_outcomes(optuna_study: optuna.Study, run_id: str, known: set[str]) -> list[TrialOutcome]:
@@ -219,12 +217,9 @@ def outcome_of(result: tune.Result) -> TrialOutcome:
         config=dict(result.config or {}),
         last=TrialReport.from_metrics(metrics) if metrics.get(VALIDATION_ACCURACY) is not None else _last_of(scored),
         reports=len(scored),
-        seconds=metrics.get("time_total_s"),
         error=error if isinstance(error, str) else None,
-        node=metrics.get(NODE_ID),
-        started_at=metrics.get(STARTED_AT),
-        ended_at=metrics.get(REPORTED_AT),
         attempts=1 + failures_survived(result),
+        **where_and_when(metrics),
         traceback=traceback if error else None,
     )
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import optuna
 from ray.tune.result import TRAINING_ITERATION
@@ -21,13 +23,25 @@ from ray.tune.search.optuna import OptunaSearch
 from search import study as stored
 from search.trial_report import TrialReport, reached_full_budget
 from search.trials import TrialOutcome
-from search.tune.trial import NODE_ID, REPORTED_AT, STARTED_AT, TRIAL_ERROR
+from search.tune.trial import TRIAL_ERROR, where_and_when
 
 logger = logging.getLogger(__name__)
 
 PRIVATE_STATE = {"_ot_study": optuna.Study, "_ot_trials": dict, "_completed_trials": set}
 """The private attributes of Ray's ``OptunaSearch`` (Ray 2.60) that the shim below reads, and their
 types; ``tests/test_fidelity.py`` fails loudly if a Ray release moves them."""
+
+
+@contextmanager
+def keeping_first_values() -> Iterator[None]:
+    """Optuna keeps the first value of a step it already has and warns; here that is expected.
+
+    A trial that runs again after ``--resume`` reports its epochs again, and the result that made
+    the scheduler stop a trial may have been reported already.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The reported value is ignored", category=UserWarning)
+        yield
 
 
 class MultiFidelityOptunaSearch(OptunaSearch):
@@ -70,7 +84,8 @@ class MultiFidelityOptunaSearch(OptunaSearch):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """An intermediate value for Optuna; the last result of a failed trial holds none."""
         if TRIAL_ERROR not in result:
-            super().on_trial_result(trial_id, result)
+            with keeping_first_values():
+                super().on_trial_result(trial_id, result)
 
     def _record(self, ot_trial: optuna.Trial, result: dict) -> None:
         """What the trial reached, as user attributes of its Optuna trial (before it is told)."""
@@ -83,10 +98,7 @@ class MultiFidelityOptunaSearch(OptunaSearch):
             config={},
             last=last,
             error=result.get(TRIAL_ERROR),
-            node=result.get(NODE_ID),
-            started_at=result.get(STARTED_AT),
-            ended_at=result.get(REPORTED_AT),
-            seconds=result.get("time_total_s"),
+            **where_and_when(result),
         )
         try:
             for key, value in stored.outcome_attributes(outcome).items():
@@ -106,8 +118,7 @@ class MultiFidelityOptunaSearch(OptunaSearch):
             # it becomes the last intermediate value, by which TPE ranks pruned trials
             step = result.get(TRAINING_ITERATION)
             if step is not None and result.get(self.metric) is not None:
-                with warnings.catch_warnings():  # Optuna keeps the first value of a step it already has
-                    warnings.simplefilter("ignore", UserWarning)
+                with keeping_first_values():
                     ot_trial.report(result[self.metric], step)
             self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search

@@ -84,6 +84,16 @@ def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):
     return report
 
 
+def where_and_when(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """A trial's last metrics as ``TrialOutcome`` fields: its node, when it started and last reported, its seconds."""
+    return {
+        "node": metrics.get(NODE_ID),
+        "started_at": metrics.get(STARTED_AT),
+        "ended_at": metrics.get(REPORTED_AT),
+        "seconds": metrics.get("time_total_s"),
+    }
+
+
 def one_line(error: BaseException) -> str:
     """``ValueError: the last line of its message``."""
     lines = [line for line in str(error).strip().splitlines() if line.strip()]
