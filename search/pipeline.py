@@ -14,12 +14,14 @@ from search.data import Dataset, Splits
 from search.families import get_family
 from search.families.base import SAMPLES
 from search.formatting import format_config, format_duration
-from search.report import build_report, write_json, write_run_files
+from search.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
+from search.report import write_report_or_warn
 from search.retrain import retrain_and_test
 from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
 from search.storage import Storage
 from search.study import StudyPlace
+from search.summary import build_report, write_json, write_run_files
 from search.trials import NoTrialScored, failure_log
 from search.tune.resume import ResumePlan
 from search.tune.runner import run_search
@@ -125,9 +127,14 @@ def run_family(
         gpus=1 if gpus > 0 else 0,
     )
     family.save(retrain.model, run_dir / family.MODEL_FILE)
+    predictions = keep_predictions(splits.y_test, retrain.predictions, splits.X_test, splits.search.image_shape)
+    save_predictions(run_dir / PREDICTIONS_FILE, predictions)
     baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
-    report = build_report(settings, baseline, search, retrain)
+    report = build_report(settings, baseline, search, retrain, resources.cpus, predictions.confusion_matrix())
     write_run_files(run_dir, report, search.trials)
+    page = write_report_or_warn(run_dir)
+    if page is not None:
+        print(f"== {settings.family}: report: {page}", flush=True)
     return report
 
 

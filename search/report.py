@@ -1,82 +1,286 @@
-"""The run's report: a table on screen, and report.json, report.md, trials.csv on disk."""
+"""``python -m search.report RUN_DIR [RUN_DIR ...]``: a run's report with plots, or a comparison of runs.
+
+One run folder: its ``report.html`` (self-contained) and ``report.md`` with ``figures/*.png`` are
+written again from the folder, without rerunning anything. A ``--family all`` folder: every family's
+report and the combined one. Several folders: one comparison (``comparison.html``, ``.md``) of them.
+A run writes its own report when it ends, through ``write_report_or_warn``.
+"""
 
 from __future__ import annotations
 
-import json
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-
+from search.errors import InputError
 from search.formatting import format_config, format_duration
-from search.retrain import RetrainResult
-from search.settings import Settings
-from search.trials import STATUSES, SearchResult, most_trials_at_once
+from search.visual.run_record import NotARun, RunRecord, family_runs, load_run
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+TOP_TRIALS = 10
 
 
-def build_report(
-    settings: Settings, baseline: float | None, search: SearchResult, retrain: RetrainResult
-) -> dict[str, Any]:
-    """The keys of ``report.json``."""
-    counts = search.trials["status"].value_counts()
-    return {
-        "family": settings.family,
-        "dataset": settings.dataset,
-        "best_config": search.best_config,
-        "validation_accuracy": search.validation_accuracy,
-        "test_accuracy": retrain.test_accuracy,
-        "test_accuracy_ci95": list(retrain.test_accuracy_ci95),
-        "test_samples": retrain.test_samples,
-        "baseline_test_accuracy": baseline,
-        "trials": {
-            "total": len(search.trials),
-            **{status: int(counts.get(status, 0)) for status in STATUSES},
-            "retried": int((search.trials["attempts"] > 1).sum()),
-        },
-        "most_trials_at_once": most_trials_at_once(search.trials),
-        "trials_per_node": {str(node): int(n) for node, n in search.trials["node"].value_counts().items()},
-        "scheduler": settings.rungs.scheduler,
-        "search_seconds": round(search.seconds, 1),
-        "training_core_share": None if search.training_core_share is None else round(search.training_core_share, 3),
-        "retrain_seconds": round(retrain.seconds, 1),
-    }
+def write_run_report(folder: Path) -> Path:
+    """``report.html``, ``report.md`` and ``figures/`` of the run in ``folder``; returns the HTML's path."""
+    from search.visual.page import write_page
+
+    run = load_run(folder)
+    return write_page(run.folder, "report", _run_title(run), _run_subtitle(run), run_sections(run))
 
 
-def summary_table(reports: list[dict[str, Any]]) -> str:
-    """A Markdown table with one row per family."""
-    header = (
-        "| family | dataset | best hyperparameters | validation acc. | test acc. (95% CI) "
-        "| article's test acc. | trials (done / stopped / failed) | search time | retrain time |"
+def write_comparison(folders: Sequence[Path], output: Path, stem: str = "comparison", title: str = "") -> Path:
+    """One page comparing the runs in ``folders``: their figures side by side and best-so-far curves together."""
+    from search.visual.page import Section, write_page
+    from search.visual.search_figures import comparison_figure
+
+    runs = [load_run(folder) for folder in folders]
+    links = [
+        f"{run.label}: `{_relative(run.folder / 'report.html', output)}`"
+        for run in runs
+        if (run.folder / "report.html").exists()
+    ]
+    sections = [
+        Section("Runs", table=comparison_table(runs)),
+        Section("Best so far", figures=[comparison_figure(runs)]),
+        Section("Each run's own report", paragraphs=links or ["(none written yet)"]),
+    ]
+    title = title or f"Comparison of {len(runs)} runs"
+    subtitle = "; ".join(f"{run.label} ({run.family} on {run.recorded.get('dataset', '?')})" for run in runs)
+    return write_page(output, stem, title, subtitle, sections)
+
+
+def write_combined_report(folder: Path) -> Path:
+    """The combined report of a ``--family all`` run: ``report.html`` in its folder, every family compared."""
+    return write_comparison(family_runs(folder), folder, stem="report", title=f"Every family: {folder.name}")
+
+
+def write_report_or_warn(folder: Path, combined: bool = False) -> Path | None:
+    """The report at the end of a run (``combined``: of a ``--family all`` run); a figure that fails costs a
+    warning, never the run's results, which are saved already."""
+    try:
+        return write_combined_report(folder) if combined else write_run_report(folder)
+    except Exception as error:  # noqa: BLE001 - the plots are extra
+        print(f"warning: the report was not written ({error}); try python -m search.report {folder}", file=sys.stderr)
+        return None
+
+
+def run_sections(run: RunRecord) -> list:
+    """The sections of one run's report, top to bottom."""
+    from search.visual.core_seconds import core_seconds, core_seconds_figure
+    from search.visual.model_figures import confusion_figure, mistakes_figure
+    from search.visual.page import Section
+    from search.visual.search_figures import (
+        importance_figure,
+        learning_curves_figure,
+        progress_figure,
+        slices_figure,
     )
-    lines = [header, "| " + " | ".join(["---"] * 9) + " |"]
-    for report in reports:
+
+    parts = core_seconds(run)
+    time_table = [["activity", "core-seconds", "share"]]
+    if parts:
+        total = sum(p.core_seconds for p in parts) or 1.0
+        time_table += [[p.what, f"{p.core_seconds:,.0f}", f"{p.core_seconds / total:.1%}"] for p in parts]
+    return [
+        Section("Summary", table=summary_rows(run)),
+        Section("Search progress", figures=[progress_figure(run)]),
+        Section("What mattered", figures=[importance_figure(run), slices_figure(run)]),
+        Section("Learning curves", figures=[learning_curves_figure(run)]),
+        Section("Best trials", table=best_trials_table(run)),
+        Section(
+            "Where the retrained model errs",
+            figures=[confusion_figure(run.predictions), mistakes_figure(run.predictions)],
+        ),
+        Section("Where the time went", figures=[core_seconds_figure(run)], table=time_table if parts else ()),
+        Section("Look further", paragraphs=look_further(run)),
+    ]
+
+
+def summary_rows(run: RunRecord) -> list[list[str]]:
+    """The run's figures, as rows of a two-column table."""
+    report, splits = run.report, run.recorded.get("splits", {})
+    rows = [["measure", "value"]]
+    if report is None:
+        rows.append(["result", "no trial scored: the run ended before its retrain (see trial_errors.log)"])
+    else:
         low, high = report["test_accuracy_ci95"]
+        baseline = report.get("baseline_test_accuracy")
         trials = report["trials"]
-        baseline = report["baseline_test_accuracy"]
-        lines.append(
-            f"| {report['family']} | {report['dataset']} | {format_config(report['best_config'])} "
-            f"| {report['validation_accuracy']:.2%} | {report['test_accuracy']:.2%} ({low:.2%} - {high:.2%}) "
-            f"| {'n/a' if baseline is None else format(baseline, '.1%')} "
-            f"| {trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']}) "
-            f"| {format_duration(report['search_seconds'])} | {format_duration(report['retrain_seconds'])} |"
+        rows += [
+            ["best configuration", format_config(report["best_config"])],
+            ["validation accuracy", f"{report['validation_accuracy']:.2%}"],
+            ["test accuracy (95% CI)", f"{report['test_accuracy']:.2%} ({low:.2%} - {high:.2%})"],
+            ["the article's test accuracy", "n/a" if baseline is None else f"{baseline:.1%}"],
+            [
+                "trials (completed / stopped early / failed)",
+                f"{trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']})",
+            ],
+            ["search time", format_duration(report["search_seconds"])],
+            ["retrain time", format_duration(report["retrain_seconds"])],
+        ]
+    rows += [
+        ["early stopping", "ASHA" if run.rungs.stop_early else "none"],
+        [
+            "data",
+            f"{run.recorded.get('dataset')}: searched on {splits.get('search_train', '?'):,} images, validated "
+            f"on {splits.get('validation', '?'):,}; retrained on {splits.get('train', '?'):,}, tested on "
+            f"{splits.get('test', '?'):,}"
+            if splits
+            else str(run.recorded.get("dataset")),
+        ],
+    ]
+    return rows
+
+
+def best_trials_table(run: RunRecord) -> list[list[str]]:
+    """The ``TOP_TRIALS`` best trials: completed ones first, then by validation accuracy."""
+    names = [n for n in run.distributions() if n in run.trials.columns]
+    trials = run.trials.assign(done=run.trials["status"] == "completed", budget=run.budget_reached())
+    trials = trials[trials["validation_accuracy"].notna()].sort_values(["done", "validation_accuracy"], ascending=False)
+    rows = [["trial", "status", *names, "validation acc.", f"budget ({run.budget_unit})", "seconds"]]
+    for _, trial in trials.head(TOP_TRIALS).iterrows():
+        rows.append(
+            [
+                str(trial["trial_id"]),
+                str(trial["status"]).replace("_", " "),
+                *[format_config({n: trial[n]}).split("=", 1)[1] for n in names],
+                f"{trial['validation_accuracy']:.2%}",
+                "" if trial["budget"] != trial["budget"] else f"{trial['budget']:,.0f}",
+                "" if trial["seconds"] != trial["seconds"] else f"{trial['seconds']:.1f}",
+            ]
         )
-    return "\n".join(lines)
+    return rows
 
 
-def write_run_files(run_dir: Path, report: dict[str, Any], trials: pd.DataFrame) -> None:
-    """``report.json``, ``report.md``, ``trials.csv`` and ``best_config.json`` in ``run_dir``."""
-    write_json(run_dir / "report.json", report)
-    write_json(run_dir / "best_config.json", report["best_config"])
-    trials.to_csv(run_dir / "trials.csv", index=False)
-    (run_dir / "report.md").write_text(summary_table([report]) + "\n")
+def comparison_table(runs: Sequence[RunRecord]) -> list[list[str]]:
+    """One row per run: its final figures."""
+    rows = [
+        [
+            "run",
+            "family",
+            "best configuration",
+            "validation acc.",
+            "test acc. (95% CI)",
+            "article's test acc.",
+            "trials (done / stopped / failed)",
+            "search time",
+            "retrain time",
+        ]
+    ]
+    for run in runs:
+        report = run.report
+        if report is None:
+            rows.append([run.label, run.family, "no trial scored", "", "", "", str(len(run.trials)), "", ""])
+            continue
+        low, high = report["test_accuracy_ci95"]
+        trials, baseline = report["trials"], report.get("baseline_test_accuracy")
+        rows.append(
+            [
+                run.label,
+                run.family,
+                format_config(report["best_config"]),
+                f"{report['validation_accuracy']:.2%}",
+                f"{report['test_accuracy']:.2%} ({low:.2%} - {high:.2%})",
+                "n/a" if baseline is None else f"{baseline:.1%}",
+                f"{trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']})",
+                format_duration(report["search_seconds"]),
+                format_duration(report["retrain_seconds"]),
+            ]
+        )
+    return rows
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Indented JSON; numpy scalars become plain numbers."""
-    path.write_text(json.dumps(data, indent=2, default=_plain) + "\n")
+def look_further(run: RunRecord) -> list[str]:
+    """Where the same run can be explored interactively (``pip install -e ".[viz]"`` brings both tools)."""
+    from search.study import JOURNAL_FILE, hide_password
+
+    recorded = run.recorded
+    storage = recorded.get("storage_path") or str(run.folder)
+    experiment = f"{storage.rstrip('/')}/{recorded.get('experiment_name', 'tune')}"
+    study = recorded.get("study_storage")
+    return [
+        f"Every trial's reported scores, per epoch or rung, and the HParams table: `tensorboard --logdir {experiment}`",
+        "The Optuna study (history, importances, parallel coordinates): "
+        f"`optuna-dashboard {run.folder / JOURNAL_FILE if study is None else hide_password(study)}`",
+        f"This page again, after any change to the folder: `python -m search.report {run.folder}`",
+    ]
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+def _run_title(run: RunRecord) -> str:
+    return f"{run.family} search: {run.label}"
+
+
+def _run_subtitle(run: RunRecord) -> str:
+    recorded = run.recorded
+    return (
+        f"{run.family} on {recorded.get('dataset')}, space {Path(recorded.get('space_path', '?')).name}, "
+        f"seed {recorded.get('seed')}; folder {run.folder}"
+    )
+
+
+def _relative(path: Path, start: Path) -> str:
+    return os.path.relpath(path.resolve(), start.resolve())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m search.report",
+        description=(
+            "Write a run's report again (report.html, report.md, figures/) from its folder, or, given several "
+            "run folders, one comparison of them."
+        ),
+    )
+    parser.add_argument(
+        "runs", nargs="+", metavar="RUN_DIR", help="run folders (a --family all folder counts as its families)"
+    )
+    parser.add_argument(
+        "--output",
+        metavar="DIR",
+        help="where the comparison of several runs goes (default: comparison-<date>-<time> beside the first run)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    folders = [Path(p) for p in args.runs]
+    try:
+        for folder in folders:
+            if not folder.is_dir():
+                raise NotARun(f"{folder} is not a folder")
+        expanded = [p for folder in folders for p in (family_runs(folder) or [folder])]
+        for folder in expanded:
+            load_run(folder)  # every folder checked before anything is written
+        output = None
+        if len(folders) > 1:
+            default = folders[0].parent / f"comparison-{datetime.now():%Y%m%d-%H%M%S}"
+            output = Path(args.output) if args.output else default
+            if (output / "settings.json").exists():
+                raise NotARun(f"--output {output} is a run folder; choose another")
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        for folder in expanded:
+            print(f"report: {write_run_report(folder)}")
+        for folder in folders:
+            if family_runs(folder):
+                print(f"report: {write_combined_report(folder)}")
+        if output is not None:
+            print(f"comparison: {write_comparison(expanded, output)}")
+    except Exception as error:  # noqa: BLE001 - one line; the traceback is there for bugs
+        traceback.print_exc()
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ from scipy.stats import binomtest
 from search.data import FitData
 from search.families import get_family
 from search.families.base import no_report
+from search.formatting import format_config
 from search.threads import cap_threads
 
 
@@ -25,6 +26,10 @@ class RetrainResult:
     test_accuracy_ci95: tuple[float, float]
     test_samples: int
     seconds: float
+    predictions: np.ndarray
+    """The model's prediction for every test image, in the test split's order."""
+    cpus: int
+    """CPUs the fit held."""
 
 
 def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> Any:
@@ -45,15 +50,17 @@ def retrain_and_test(
 ) -> RetrainResult:
     """Fit ``config`` on ``data`` in a Ray task holding ``cpus`` CPUs (and ``gpus``), then score it on test.
 
-    The fit runs as a Ray task so that on a cluster it lands on a worker, like the trials; the
-    test split stays with the driver.
+    The fit runs as a Ray task (named in the Ray dashboard ``retrain <family> <config>``) so that on a
+    cluster it lands on a worker, like the trials; the test split stays with the driver.
     """
     started = time.monotonic()
-    fit = ray.remote(num_cpus=cpus, num_gpus=gpus)(_fit)
+    fit = ray.remote(num_cpus=cpus, num_gpus=gpus)(_fit).options(name=f"retrain {family_name} {format_config(config)}")
     model = ray.get(fit.remote(family_name, config, data, seed, cpus))
-    correct = int(np.sum(get_family(family_name).predict(model, X_test) == y_test))
+    predictions = np.asarray(get_family(family_name).predict(model, X_test))
+    correct = int(np.sum(predictions == y_test))
     seconds = time.monotonic() - started
-    return RetrainResult(model, correct / len(y_test), wilson_interval(correct, len(y_test)), len(y_test), seconds)
+    interval = wilson_interval(correct, len(y_test))
+    return RetrainResult(model, correct / len(y_test), interval, len(y_test), seconds, predictions, cpus)
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:

@@ -439,12 +439,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}".splitlines()[0] + f" (partial results in {output_dir})", file=sys.stderr)
         return EXIT_FAILED
 
-    from search.report import summary_table, write_json
+    from search.report import write_report_or_warn
+    from search.summary import summary_table, write_json
 
     table = summary_table(reports)
     if len(reports) > 1:
         (output_dir / "report.md").write_text(table + "\n")
         write_json(output_dir / "report.json", reports)
+        write_report_or_warn(output_dir, combined=True)
     print("\n" + table)
     print(f"\nresults: {output_dir}")
     return 0

@@ -244,6 +244,10 @@ def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_spli
         model = module.load(out / family / module.MODEL_FILE)
         accuracy = np.mean(module.predict(model, digits_splits.X_test) == digits_splits.y_test)
         assert accuracy == pytest.approx(report["test_accuracy"]), "the saved model loads back to its test accuracy"
+        assert (out / family / "report.html").is_file(), "each family's own report"
+    combined = (out / "report.html").read_text()
+    assert '<figure id="best_so_far">' in combined, "the five best-so-far curves together"
+    assert all(f"<td>{family}</td>" in combined for family in families), "every family's summary"
 
 
 @pytest.mark.slow

@@ -160,6 +160,18 @@ def test_a_job_submitted_to_the_cluster_runs_there(cluster, worker, tmp_path):
     assert "trial   4/4" in result.stdout, "the job's logs show the progress lines"
     assert f"results: {out}" in result.stdout
     assert json.loads((out / "report.json").read_text())["trials"]["total"] == 4
+    actors = ray_list(cluster, "actors")
+    assert any(actor["repr_name"] == "svc_trial" for actor in actors), "the dashboard names the trials' actors"
+    retrain = [task["name"] for task in ray_list(cluster, "tasks") if task["name"].startswith("retrain svc ")]
+    assert retrain and "C=" in retrain[0] and "gamma=" in retrain[0], "and the retrain's task, with its config"
+
+
+def ray_list(cluster, kind: str) -> list[dict]:
+    """What the Ray dashboard's state API lists (``ray list actors``, ``ray list tasks``)."""
+    command = [RAY, "list", kind, "--address", cluster.dashboard, "--detail", "--format", "json", "--limit", "1000"]
+    result = subprocess.run(command, env={**os.environ, **cluster.env}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
 
 
 def test_trials_beyond_the_clusters_size_are_demand_an_autoscaler_sees(cluster, tmp_path):

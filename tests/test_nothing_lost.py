@@ -185,7 +185,7 @@ def test_two_runs_on_one_folder_one_exits_2_at_once(tmp_path):
     refused = outputs[[first.returncode, second.returncode].index(2)]
     assert f"error: {out} is in use by another run (process " in refused
     assert len(pd.read_csv(out / "trials.csv")) == NUM_SAMPLES
-    assert len([d for d in (out / "tune").iterdir() if d.name.startswith("run_trial")]) == NUM_SAMPLES, "not mixed"
+    assert len([d for d in (out / "tune").iterdir() if d.name.startswith("mlp_trial_")]) == NUM_SAMPLES, "not mixed"
 
 
 @pytest.mark.slow

@@ -41,7 +41,7 @@ from search.tune.progress import ProgressPrinter
 from search.tune.resume import ResumePlan
 from search.tune.saving import saving_scheduler
 from search.tune.searcher import MultiFidelityOptunaSearch
-from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, one_line, run_trial, where_and_when
+from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, named_trial, one_line, where_and_when
 
 ERROR_FILE = "error.txt"
 """Where Ray Tune appends each failure of a trial, in the trial's folder."""
@@ -92,7 +92,7 @@ def run_search(
     defaults = family.article_config(data.X_train.shape[1])
     sizes = sample_sizes(len(data.y_train), len(set(data.y_train.tolist())), rungs)
     trainable = tune.with_parameters(
-        run_trial,
+        named_trial(family.NAME),
         family=family,
         data=data,
         defaults=defaults,

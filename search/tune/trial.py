@@ -16,6 +16,7 @@ from search.data import FitData
 from search.environment import prepare_trial_worker
 from search.families.base import SAMPLES, Family
 from search.fidelity import timed, train_on_growing_subsets
+from search.formatting import format_config
 from search.threads import cap_threads
 from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
 
@@ -52,6 +53,8 @@ def run_trial(
     """
     logging.getLogger("ray.train").setLevel(logging.WARNING)  # no line per saved checkpoint
     prepare_trial_worker(gpu_share)
+    # the actor's log (the Ray dashboard's Logs tab; the terminal with --debug) says which trial runs now
+    print(f"{family.NAME} trial {tune.get_context().get_trial_id()} starts: {format_config(config)}", flush=True)
     config = {**defaults, **config}
     placement = {NODE_ID: ray.get_runtime_context().get_node_id(), STARTED_AT: time.time()}
     report = timed(tune_report(TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE, placement))
@@ -68,6 +71,18 @@ def run_trial(
     except Exception as error:  # noqa: BLE001 - recorded as the trial's failure (Ray stops trials by SystemExit)
         failure = {TRIAL_ERROR: one_line(error), TRIAL_TRACEBACK: traceback.format_exc()}
         tune.report({**placement, REPORTED_AT: time.time(), **failure})
+
+
+def named_trial(family_name: str):
+    """``run_trial`` under the name ``<family>_trial``: Ray Tune's trial folders and the Ray dashboard's
+    actors (their ``repr``, shared by the trials an actor runs in turn) carry it."""
+
+    def trial(config: dict[str, Any], **parameters: Any) -> None:
+        run_trial(config, **parameters)
+
+    trial.__name__ = trial.__qualname__ = f"{family_name}_trial"
+    trial.__doc__ = run_trial.__doc__
+    return trial
 
 
 def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):

@@ -1,0 +1,1 @@
+"""The run report's figures and pages (``python -m search.report``)."""
