@@ -1,9 +1,10 @@
 """Where the time went: the run's core-seconds, by what the cores were doing.
 
 The whole is wall time x the cluster's CPUs, over the search and the retrain. A trial holds
-``cpus_per_trial`` cores for its wall time: the part inside model fits is training, the rest
-(scoring the validation split, building the model, start-up) is overhead. Cores no trial held are
-idle; during the retrain, all but the retrain's.
+``cpus_per_trial`` cores for its wall time: the part inside the family's training (its fits and
+the validation scoring after each epoch or rung: ``training_seconds``) counts as training, the rest
+(the worker's start-up, reporting to Ray Tune, saving checkpoints) as overhead. Cores no trial held
+are idle; during the retrain, all but the retrain's.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ def core_seconds(run: RunRecord) -> list[CoreSeconds] | None:
         if status == "failed":
             parts.append(CoreSeconds(name, float(wall[rows].sum()) * cpus_per_trial, False))
             continue
-        parts.append(CoreSeconds(f"{name}: training", float(training[rows].sum()) * cpus_per_trial, True))
+        parts.append(CoreSeconds(f"{name}: fits and scoring", float(training[rows].sum()) * cpus_per_trial, True))
         parts.append(
-            CoreSeconds(f"{name}: scoring, start-up", float((wall - training)[rows].sum()) * cpus_per_trial, False)
+            CoreSeconds(f"{name}: start-up, reporting", float((wall - training)[rows].sum()) * cpus_per_trial, False)
         )
     cluster = float(report["cluster_cpus"])
     held = float(wall.sum()) * cpus_per_trial
@@ -86,7 +87,8 @@ def core_seconds_figure(run: RunRecord) -> Drawn | Missing:
     axis.set_xlabel("core-seconds")
     caption = (
         f"{_amount(total)} core-seconds in all ({run.report['cluster_cpus']:g} CPUs x the search and the "
-        f"retrain); {training_share(parts):.0%} of them fitting models (blue), the retrain included."
+        f"retrain); {training_share(parts):.0%} of them in fits and their validation scoring (blue), the retrain "
+        "included."
     )
     return Drawn("core_seconds", "Where the time went", figure, caption)
 

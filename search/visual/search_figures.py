@@ -135,7 +135,8 @@ def learning_curves_figure(run: RunRecord) -> Drawn | Missing:
     last_scores = pd.Series([curve[-1][1] for curve in points.values()])
     set_score_axis(axis, score_floor(last_scores), last_scores)
     axis.legend(loc="lower right", fontsize=8)
-    caption = f"{len(curves)} trials: validation accuracy after each {run.budget_unit[:-1]} budget they reached."
+    after = "after each epoch" if run.budget_unit == "epochs" else "at each training-set size"
+    caption = f"{len(curves)} trials: validation accuracy {after} they reached; the best trial in red."
     return Drawn("learning_curves", "Learning curves", figure, caption)
 
 
