@@ -30,12 +30,16 @@ class RetrainResult:
     """The model's prediction for every test image, in the test split's order."""
     cpus: int
     """CPUs the fit held."""
+    fit_cpu_seconds: float
+    """CPU time the fit used, over all its threads: up to its wall time x ``cpus`` when every core it held was busy."""
 
 
-def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> Any:
-    """The retrain, inside a Ray task."""
+def _fit(family_name: str, config: dict[str, Any], data: FitData, seed: int, threads: int) -> tuple[Any, float]:
+    """The retrain, inside a Ray task: the model, and the CPU seconds the fit used (all its threads)."""
+    started = time.process_time()
     with cap_threads(threads):
-        return get_family(family_name).train(config, data, no_report, seed)
+        model = get_family(family_name).train(config, data, no_report, seed)
+    return model, time.process_time() - started
 
 
 def retrain_and_test(
@@ -55,12 +59,12 @@ def retrain_and_test(
     """
     started = time.monotonic()
     fit = ray.remote(num_cpus=cpus, num_gpus=gpus)(_fit).options(name=f"retrain {family_name} {format_config(config)}")
-    model = ray.get(fit.remote(family_name, config, data, seed, cpus))
+    model, cpu_seconds = ray.get(fit.remote(family_name, config, data, seed, cpus))
     predictions = np.asarray(get_family(family_name).predict(model, X_test))
     correct = int(np.sum(predictions == y_test))
     seconds = time.monotonic() - started
     interval = wilson_interval(correct, len(y_test))
-    return RetrainResult(model, correct / len(y_test), interval, len(y_test), seconds, predictions, cpus)
+    return RetrainResult(model, correct / len(y_test), interval, len(y_test), seconds, predictions, cpus, cpu_seconds)
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:

@@ -48,6 +48,7 @@ def build_report(
         "cluster_cpus": cluster_cpus,
         "cpus_per_trial": settings.cpus_per_trial,
         "retrain_cpus": retrain.cpus,
+        "retrain_fit_cpu_seconds": round(retrain.fit_cpu_seconds, 1),
         "confusion_matrix": confusion.tolist(),
     }
 

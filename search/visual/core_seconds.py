@@ -1,17 +1,17 @@
 """Where the time went: the run's core-seconds, by what the cores were doing.
 
-The whole is wall time x the cluster's CPUs, over the search and the retrain. A trial holds
-``cpus_per_trial`` cores for its wall time: the part inside the family's training (its fits and
-the validation scoring after each epoch or rung: ``training_seconds``) counts as training, the rest
-(the worker's start-up, reporting to Ray Tune, saving checkpoints) as overhead. Cores no trial held
-are idle; during the retrain, all but the retrain's.
+The whole is wall time x the cluster's CPUs, over the search and the retrain. A trial's share is
+the time inside its family's training (its fits and the validation scoring after each epoch or
+rung: ``training_seconds``) x the CPUs it holds. What no trial spent training (workers starting,
+Ray Tune scheduling and saving, cores with nothing to run) is the search's overhead. The retrain
+counts the CPU time its fit used (libsvm's SVC fits on one core however many it holds); the rest
+of its wall time x the CPUs is idle cores and the test's predictions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from search.formatting import format_duration
@@ -39,25 +39,21 @@ def core_seconds(run: RunRecord) -> list[CoreSeconds] | None:
     cpus_per_trial = float(report["cpus_per_trial"])
     trials = run.trials
     wall = trials["seconds"].fillna(0).clip(lower=0)
-    training = np.minimum(trials["training_seconds"].fillna(0), wall)
+    training = trials["training_seconds"].fillna(0).clip(lower=0)
     parts = []
     for status, name in STATUS_NAMES.items():
         rows = trials["status"] == status
-        if status == "failed":
-            parts.append(CoreSeconds(name, float(wall[rows].sum()) * cpus_per_trial, False))
-            continue
-        parts.append(CoreSeconds(f"{name}: fits and scoring", float(training[rows].sum()) * cpus_per_trial, True))
-        parts.append(
-            CoreSeconds(f"{name}: start-up, reporting", float((wall - training)[rows].sum()) * cpus_per_trial, False)
-        )
+        spent = (wall if status == "failed" else training)[rows].sum()  # a failed trial's time is all lost
+        parts.append(CoreSeconds(name, float(spent) * cpus_per_trial, status != "failed"))
     cluster = float(report["cluster_cpus"])
-    held = float(wall.sum()) * cpus_per_trial
-    parts.append(CoreSeconds("idle during the search", max(0.0, report["search_seconds"] * cluster - held), False))
-    retrain_cpus = float(report["retrain_cpus"])
-    parts.append(CoreSeconds("retrain (fit and test)", report["retrain_seconds"] * retrain_cpus, True))
-    parts.append(
-        CoreSeconds("idle during the retrain", report["retrain_seconds"] * max(0.0, cluster - retrain_cpus), False)
-    )
+    in_trials = sum(p.core_seconds for p in parts)
+    overhead = max(0.0, report["search_seconds"] * cluster - in_trials)
+    parts.append(CoreSeconds("search overhead (start-up, scheduling, idle)", overhead, False))
+    retrain_whole = report["retrain_seconds"] * cluster
+    busy = report.get("retrain_fit_cpu_seconds", report["retrain_seconds"] * float(report["retrain_cpus"]))
+    busy = min(busy, retrain_whole)
+    parts.append(CoreSeconds("retrain: cores fitting", busy, True))
+    parts.append(CoreSeconds("retrain: cores idle, and the test", retrain_whole - busy, False))
     return parts
 
 
@@ -87,8 +83,8 @@ def core_seconds_figure(run: RunRecord) -> Drawn | Missing:
     axis.set_xlabel("core-seconds")
     caption = (
         f"{_amount(total)} core-seconds in all ({run.report['cluster_cpus']:g} CPUs x the search and the "
-        f"retrain); {training_share(parts):.0%} of them in fits and their validation scoring (blue), the retrain "
-        "included."
+        f"retrain); {training_share(parts):.0%} of them in fits and their validation scoring (blue), the retrain's "
+        "fit included."
     )
     return Drawn("core_seconds", "Where the time went", figure, caption)
 
