@@ -16,8 +16,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
+
 from search.errors import InputError
-from search.formatting import format_config, format_duration
+from search.formatting import format_config
+from search.summary import SUMMARY_COLUMNS, summary_cells
 from search.visual.run_record import NotARun, RunRecord, family_runs, load_run
 
 EXIT_BAD_INPUT = 2
@@ -25,20 +28,18 @@ EXIT_FAILED = 1
 TOP_TRIALS = 10
 
 
-def write_run_report(folder: Path) -> Path:
-    """``report.html``, ``report.md`` and ``figures/`` of the run in ``folder``; returns the HTML's path."""
+def write_run_report(run: RunRecord) -> Path:
+    """``report.html``, ``report.md`` and ``figures/`` in the run's folder; returns the HTML's path."""
     from search.visual.page import write_page
 
-    run = load_run(folder)
     return write_page(run.folder, "report", _run_title(run), _run_subtitle(run), run_sections(run))
 
 
-def write_comparison(folders: Sequence[Path], output: Path, stem: str = "comparison", title: str = "") -> Path:
-    """One page comparing the runs in ``folders``: their figures side by side and best-so-far curves together."""
+def write_comparison(runs: Sequence[RunRecord], output: Path, stem: str = "comparison", title: str = "") -> Path:
+    """One page comparing ``runs``: a table of their final figures and their best-so-far curves together."""
     from search.visual.page import Section, write_page
     from search.visual.search_figures import comparison_figure
 
-    runs = [load_run(folder) for folder in folders]
     links = [
         f"{run.label}: `{_relative(run.folder / 'report.html', output)}`"
         for run in runs
@@ -54,16 +55,18 @@ def write_comparison(folders: Sequence[Path], output: Path, stem: str = "compari
     return write_page(output, stem, title, subtitle, sections)
 
 
-def write_combined_report(folder: Path) -> Path:
-    """The combined report of a ``--family all`` run: ``report.html`` in its folder, every family compared."""
-    return write_comparison(family_runs(folder), folder, stem="report", title=f"Every family: {folder.name}")
+def write_combined_report(folder: Path, runs: Sequence[RunRecord] | None = None) -> Path:
+    """The combined report of a ``--family all`` run: ``report.html`` in its folder, every family (``runs``,
+    read from the folder when not given) compared."""
+    runs = [load_run(family) for family in family_runs(folder)] if runs is None else runs
+    return write_comparison(runs, folder, stem="report", title=f"Every family: {folder.name}")
 
 
 def write_report_or_warn(folder: Path, combined: bool = False) -> Path | None:
     """The report at the end of a run (``combined``: of a ``--family all`` run); a figure that fails costs a
     warning, never the run's results, which are saved already."""
     try:
-        return write_combined_report(folder) if combined else write_run_report(folder)
+        return write_combined_report(folder) if combined else write_run_report(load_run(folder))
     except Exception as error:  # noqa: BLE001 - the plots are extra
         print(f"warning: the report was not written ({error}); try python -m search.report {folder}", file=sys.stderr)
         return None
@@ -71,7 +74,7 @@ def write_report_or_warn(folder: Path, combined: bool = False) -> Path | None:
 
 def run_sections(run: RunRecord) -> list:
     """The sections of one run's report, top to bottom."""
-    from search.visual.core_seconds import core_seconds, core_seconds_figure
+    from search.visual.core_seconds import core_seconds, core_seconds_figure, core_seconds_table
     from search.visual.model_figures import confusion_figure, mistakes_figure
     from search.visual.page import Section
     from search.visual.search_figures import (
@@ -82,10 +85,6 @@ def run_sections(run: RunRecord) -> list:
     )
 
     parts = core_seconds(run)
-    time_table = [["activity", "core-seconds", "share"]]
-    if parts:
-        total = sum(p.core_seconds for p in parts) or 1.0
-        time_table += [[p.what, f"{p.core_seconds:,.0f}", f"{p.core_seconds / total:.1%}"] for p in parts]
     return [
         Section("Summary", table=summary_rows(run)),
         Section("Search progress", figures=[progress_figure(run)]),
@@ -96,7 +95,7 @@ def run_sections(run: RunRecord) -> list:
             "Where the retrained model errs",
             figures=[confusion_figure(run.predictions), mistakes_figure(run.predictions)],
         ),
-        Section("Where the time went", figures=[core_seconds_figure(run)], table=time_table if parts else ()),
+        Section("Where the time went", figures=[core_seconds_figure(run, parts)], table=core_seconds_table(parts)),
         Section("Look further", paragraphs=look_further(run)),
     ]
 
@@ -108,21 +107,7 @@ def summary_rows(run: RunRecord) -> list[list[str]]:
     if report is None:
         rows.append(["result", "no trial scored: the run ended before its retrain (see trial_errors.log)"])
     else:
-        low, high = report["test_accuracy_ci95"]
-        baseline = report.get("baseline_test_accuracy")
-        trials = report["trials"]
-        rows += [
-            ["best configuration", format_config(report["best_config"])],
-            ["validation accuracy", f"{report['validation_accuracy']:.2%}"],
-            ["test accuracy (95% CI)", f"{report['test_accuracy']:.2%} ({low:.2%} - {high:.2%})"],
-            ["the article's test accuracy", "n/a" if baseline is None else f"{baseline:.1%}"],
-            [
-                "trials (completed / stopped early / failed)",
-                f"{trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']})",
-            ],
-            ["search time", format_duration(report["search_seconds"])],
-            ["retrain time", format_duration(report["retrain_seconds"])],
-        ]
+        rows += [[name, cell] for name, cell in zip(SUMMARY_COLUMNS, summary_cells(report), strict=True)][2:]
     rows += [
         ["early stopping", "ASHA" if run.rungs.stop_early else "none"],
         [
@@ -150,48 +135,22 @@ def best_trials_table(run: RunRecord) -> list[list[str]]:
                 str(trial["status"]).replace("_", " "),
                 *[format_config({n: trial[n]}).split("=", 1)[1] for n in names],
                 f"{trial['validation_accuracy']:.2%}",
-                "" if trial["budget"] != trial["budget"] else f"{trial['budget']:,.0f}",
-                "" if trial["seconds"] != trial["seconds"] else f"{trial['seconds']:.1f}",
+                "" if pd.isna(trial["budget"]) else f"{trial['budget']:,.0f}",
+                "" if pd.isna(trial["seconds"]) else f"{trial['seconds']:.1f}",
             ]
         )
     return rows
 
 
 def comparison_table(runs: Sequence[RunRecord]) -> list[list[str]]:
-    """One row per run: its final figures."""
-    rows = [
-        [
-            "run",
-            "family",
-            "best configuration",
-            "validation acc.",
-            "test acc. (95% CI)",
-            "article's test acc.",
-            "trials (done / stopped / failed)",
-            "search time",
-            "retrain time",
-        ]
-    ]
+    """One row per run: its final figures (a run that never reached its retrain has only its trial count)."""
+    rows = [["run", *SUMMARY_COLUMNS]]
     for run in runs:
-        report = run.report
-        if report is None:
-            rows.append([run.label, run.family, "no trial scored", "", "", "", str(len(run.trials)), "", ""])
+        if run.report is None:
+            dataset = run.recorded.get("dataset", "")
+            rows.append([run.label, run.family, dataset, "no trial scored", "", "", "", str(len(run.trials)), "", ""])
             continue
-        low, high = report["test_accuracy_ci95"]
-        trials, baseline = report["trials"], report.get("baseline_test_accuracy")
-        rows.append(
-            [
-                run.label,
-                run.family,
-                format_config(report["best_config"]),
-                f"{report['validation_accuracy']:.2%}",
-                f"{report['test_accuracy']:.2%} ({low:.2%} - {high:.2%})",
-                "n/a" if baseline is None else f"{baseline:.1%}",
-                f"{trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']})",
-                format_duration(report["search_seconds"]),
-                format_duration(report["retrain_seconds"]),
-            ]
-        )
+        rows.append([run.label, *summary_cells(run.report)])
     return rows
 
 
@@ -255,26 +214,24 @@ def main(argv: list[str] | None = None) -> int:
         for folder in folders:
             if not folder.is_dir():
                 raise NotARun(f"{folder} is not a folder")
-        expanded = [p for folder in folders for p in (family_runs(folder) or [folder])]
-        for folder in expanded:
-            load_run(folder)  # every folder checked before anything is written
+        groups = {folder: [load_run(p) for p in family_runs(folder) or [folder]] for folder in folders}
         output = None
         if len(folders) > 1:
             default = folders[0].parent / f"comparison-{datetime.now():%Y%m%d-%H%M%S}"
             output = Path(args.output) if args.output else default
             if (output / "settings.json").exists():
                 raise NotARun(f"--output {output} is a run folder; choose another")
-    except InputError as error:
+    except InputError as error:  # every folder is read and checked before anything is written
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        for folder in expanded:
-            print(f"report: {write_run_report(folder)}")
-        for folder in folders:
-            if family_runs(folder):
-                print(f"report: {write_combined_report(folder)}")
+        for folder, runs in groups.items():
+            for run in runs:
+                print(f"report: {write_run_report(run)}")
+            if run.folder != folder:  # a --family all folder
+                print(f"report: {write_combined_report(folder, runs)}")
         if output is not None:
-            print(f"comparison: {write_comparison(expanded, output)}")
+            print(f"comparison: {write_comparison([run for runs in groups.values() for run in runs], output)}")
     except Exception as error:  # noqa: BLE001 - one line; the traceback is there for bugs
         traceback.print_exc()
         print(f"error: {error}".splitlines()[0], file=sys.stderr)

@@ -53,25 +53,41 @@ def build_report(
     }
 
 
+SUMMARY_COLUMNS = (
+    "family",
+    "dataset",
+    "best hyperparameters",
+    "validation acc.",
+    "test acc. (95% CI)",
+    "article's test acc.",
+    "trials (done / stopped / failed)",
+    "search time",
+    "retrain time",
+)
+
+
+def summary_cells(report: dict[str, Any]) -> list[str]:
+    """A run's figures as the cells of ``SUMMARY_COLUMNS``, formatted for people."""
+    low, high = report["test_accuracy_ci95"]
+    trials = report["trials"]
+    baseline = report["baseline_test_accuracy"]
+    return [
+        report["family"],
+        report["dataset"],
+        format_config(report["best_config"]),
+        f"{report['validation_accuracy']:.2%}",
+        f"{report['test_accuracy']:.2%} ({low:.2%} - {high:.2%})",
+        "n/a" if baseline is None else format(baseline, ".1%"),
+        f"{trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']})",
+        format_duration(report["search_seconds"]),
+        format_duration(report["retrain_seconds"]),
+    ]
+
+
 def summary_table(reports: list[dict[str, Any]]) -> str:
     """A Markdown table with one row per family."""
-    header = (
-        "| family | dataset | best hyperparameters | validation acc. | test acc. (95% CI) "
-        "| article's test acc. | trials (done / stopped / failed) | search time | retrain time |"
-    )
-    lines = [header, "| " + " | ".join(["---"] * 9) + " |"]
-    for report in reports:
-        low, high = report["test_accuracy_ci95"]
-        trials = report["trials"]
-        baseline = report["baseline_test_accuracy"]
-        lines.append(
-            f"| {report['family']} | {report['dataset']} | {format_config(report['best_config'])} "
-            f"| {report['validation_accuracy']:.2%} | {report['test_accuracy']:.2%} ({low:.2%} - {high:.2%}) "
-            f"| {'n/a' if baseline is None else format(baseline, '.1%')} "
-            f"| {trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']}) "
-            f"| {format_duration(report['search_seconds'])} | {format_duration(report['retrain_seconds'])} |"
-        )
-    return "\n".join(lines)
+    rows = [SUMMARY_COLUMNS, ["---"] * len(SUMMARY_COLUMNS), *(summary_cells(r) for r in reports)]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
 def write_run_files(run_dir: Path, report: dict[str, Any], trials: pd.DataFrame) -> None:

@@ -63,11 +63,21 @@ def training_share(parts: list[CoreSeconds]) -> float:
     return sum(p.core_seconds for p in parts if p.training) / total if total else 0.0
 
 
-def core_seconds_figure(run: RunRecord) -> Drawn | Missing:
-    """A bar per activity, in core-seconds, training in the completed trials' color."""
+def core_seconds_table(parts: list[CoreSeconds] | None) -> list[list[str]]:
+    """The core-seconds as table rows (header first); none when there are none."""
+    if not parts:
+        return []
+    total = sum(p.core_seconds for p in parts) or 1.0
+    return [["activity", "core-seconds", "share"]] + [
+        [p.what, f"{p.core_seconds:,.0f}", f"{p.core_seconds / total:.1%}"] for p in parts
+    ]
+
+
+def core_seconds_figure(run: RunRecord, parts: list[CoreSeconds] | None) -> Drawn | Missing:
+    """A bar per activity of ``parts`` (``core_seconds(run)``), in core-seconds, training in the completed
+    trials' color."""
     if run.report is None:
         return Missing("the run ended before its retrain (it has no report.json)")
-    parts = core_seconds(run)
     if parts is None:
         return Missing("report.json lacks the cluster's CPUs (a run from before the report had them)")
     total = sum(p.core_seconds for p in parts)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,14 +68,6 @@ def scatter_scores(axis, x, scores, colors, floor: float, **style) -> None:
     axis.scatter(list(x[~low]), scores[~low], c=list(colors[~low]), s=18, alpha=0.85, **style)
     if low.any():
         axis.scatter(list(x[low]), np.full(low.sum(), floor), c=list(colors[low]), s=22, marker="v", alpha=0.85)
-
-
-def save_png(drawn: Drawn, folder: Path) -> Path:
-    """``<folder>/<name>.png``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{drawn.name}.png"
-    path.write_bytes(drawn.png())
-    return path
 
 
 def _hex(rgba) -> str:

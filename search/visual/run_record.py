@@ -98,7 +98,7 @@ def load_run(folder: Path) -> RunRecord:
     folder = Path(folder)
     settings_file = folder / "settings.json"
     if not settings_file.is_file():
-        hint = " (it holds runs of --family all: name one, or give the folder alone)" if _holds_runs(folder) else ""
+        hint = " (it holds runs of --family all: name one, or give the folder alone)" if family_runs(folder) else ""
         raise NotARun(f"{folder} is not a run folder: it has no settings.json{hint}")
     trials_file = folder / "trials.csv"
     if not trials_file.is_file():
@@ -123,10 +123,6 @@ def family_runs(folder: Path) -> list[Path]:
     if (folder / "settings.json").exists():
         return []
     return sorted((p.parent for p in folder.glob("*/settings.json")), key=lambda p: p.stat().st_mtime)
-
-
-def _holds_runs(folder: Path) -> bool:
-    return bool(family_runs(folder)) if folder.is_dir() else False
 
 
 def _read_json(path: Path) -> Any:

@@ -51,7 +51,7 @@ def progress_figure(run: RunRecord) -> Drawn | Missing:
         return Missing("no trial reported a validation accuracy")
     seconds = trials["ended_at"] - search_start(trials)
     unit, per = time_unit(seconds.max())
-    trials["minutes"] = seconds / per
+    trials["elapsed"] = seconds / per
     trials["number"] = trials["started_at"].rank(method="first")
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     time_axis, number_axis = figure.subplots(1, 2, sharey=True)
@@ -59,7 +59,7 @@ def progress_figure(run: RunRecord) -> Drawn | Missing:
     scored = trials[trials["validation_accuracy"].notna()]
     floor = score_floor(scored["validation_accuracy"])
     point_colors = colors.loc[scored.index]
-    for axis, x, label in ((time_axis, "minutes", f"{unit} since the search began"), (number_axis, "number", "trial")):
+    for axis, x, label in ((time_axis, "elapsed", f"{unit} since the search began"), (number_axis, "number", "trial")):
         scatter_scores(axis, scored[x], scored["validation_accuracy"], point_colors, floor)
         best = best_so_far(trials, x)
         if len(best):
@@ -233,14 +233,14 @@ def comparison_figure(runs: Sequence[RunRecord]) -> Drawn | Missing:
     unit, per = time_unit(max(float(e.max()) for e in elapsed.values()))
     drawn = []
     for run in runs:
-        trials = run.trials.assign(minutes=elapsed[run.label] / per)
-        best = best_so_far(trials, "minutes")
+        trials = run.trials.assign(elapsed=elapsed[run.label] / per)
+        best = best_so_far(trials, "elapsed")
         if best.empty:
             continue
-        end = trials["minutes"].max()
+        end = trials["elapsed"].max()
         label = run.label if run.label == run.family else f"{run.label} ({run.family})"
         axis.step(
-            [*best["minutes"], end],
+            [*best["elapsed"], end],
             [*best["best"], best["best"].iloc[-1]],
             where="post",
             linewidth=2,
