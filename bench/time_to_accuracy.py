@@ -2,21 +2,24 @@
 
     python bench/time_to_accuracy.py --seeds 0,1,2 [--budget 1200]
 
-Runs, one after another on this machine, on the same split, the same space and the same budget:
-(a) our search as shipped (``python -m search.run --family svc``, ASHA over training-set sizes,
-then its retrain); (b) ``bench/plain_tune.py --searcher optuna``, every trial at full fidelity;
-(c) ``bench/plain_tune.py --searcher random``, for the first seed only. Each run's clock starts
-when its command starts (data loading and Ray's start are counted alike).
+Runs, one after another on this machine, on the same split and the same space: (a) our search as
+shipped, the README's default command (``python -m search.run --family svc``: ASHA over
+training-set sizes, ending when it converges or at its own time cap, then its retrain; ``--ours-budget``
+gives it another cap); (b) ``bench/plain_tune.py --searcher optuna``, every trial at full fidelity,
+for ``--budget`` seconds; (c) ``bench/plain_tune.py --searcher random``, for the first seed only.
+Each run's clock starts when its command starts (data loading and Ray's start are counted alike).
 
 For each run it records best-so-far validation accuracy against wall time, counting only results
 at full fidelity (a model fitted on the whole search training split): the best after 5, 10 and 20
-minutes, and the time to reach ``--target`` (a run that misses it counts as the budget). It
-prints medians over the seeds and the ratios, and (a)'s test accuracy and whole wall time, and
+minutes, and the time to reach ``--target`` (a run that misses it counts as ``--budget``). It
+prints medians over the seeds and the ratios, and (a)'s test accuracy, whole wall time, why its
+search ended and its share of core-seconds in training (the retrain included), and
 writes bench/results/time-to-accuracy-svc-<dataset>.{md,json} after every run, so a run cut short
 keeps what it measured. Run folders go to bench/runs/.
 
 ``--merge FILE`` keeps the runs of an earlier results JSON of this script and does not run them
-again (matched by run and seed); the table marks them as earlier runs.
+again (matched by run and seed; ``--keep`` names which runs to keep, all by default); the table
+marks them as earlier runs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import time
 from pathlib import Path
 
 from search.trial_report import VALIDATION_ACCURACY, reached_full_budget
+from search.visual.core_seconds import core_seconds, training_share
+from search.visual.run_record import load_run
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -84,28 +89,33 @@ def main() -> None:
     parser.add_argument("--data-dir", help="MNIST's IDX files")
     parser.add_argument("--dataset", default="mnist", choices=["mnist", "digits"], help="digits: a quick check")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--budget", type=float, default=1200, help="search seconds for every run (default 1200)")
+    parser.add_argument(
+        "--budget", type=float, default=1200, help="search seconds of (b) and (c), and the time-to-target cap (1200)"
+    )
+    parser.add_argument("--ours-budget", help="--time-budget of (a) (default: none given, the family's own)")
     parser.add_argument("--target", type=float, default=0.98, help="validation accuracy to reach (default 0.98)")
     parser.add_argument("--plain", action=argparse.BooleanOptionalAction, default=True, help="run (b) (default: on)")
     parser.add_argument(
         "--random", action=argparse.BooleanOptionalAction, default=True, help="run (c) for the first seed (default: on)"
     )
     parser.add_argument("--merge", type=Path, help="an earlier results JSON whose runs are kept, not run again")
+    parser.add_argument("--keep", help="with --merge: the runs to keep, e.g. plain-optuna,plain-random (default: all)")
     args = parser.parse_args()
     data = ["--dataset", args.dataset] + (["--data-dir", str(Path(args.data_dir).resolve())] if args.data_dir else [])
     seeds = [int(s) for s in args.seeds.split(",")]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     command = "python bench/time_to_accuracy.py " + " ".join(sys.argv[1:])
     rows = [{**row, "earlier": True} for row in json.loads(args.merge.read_text())["runs"]] if args.merge else []
+    rows = [row for row in rows if not args.keep or row["run"] in args.keep.split(",")]
     done = {(row["run"], row["seed"]) for row in rows}
     for seed in seeds:
         if ("ours", seed) not in done:
             out = BENCH / "runs" / f"tta-ours-seed{seed}-{stamp}"
-            ours = [sys.executable, "-m", "search.run", "--family", "svc", *data, "--seed", str(seed),
-                    "--time-budget", str(args.budget), "--quiet", "--output-dir", str(out)]  # fmt: skip
+            cap = ["--time-budget", args.ours_budget] if args.ours_budget else []
+            ours = [sys.executable, "-m", "search.run", "--family", "svc", *data, "--seed", str(seed), *cap,
+                    "--quiet", "--output-dir", str(out)]  # fmt: skip
             row = run("ours", ours, out / "tune", args.target, args.budget)
-            report = json.loads((out / "report.json").read_text())
-            rows.append({**row, "seed": seed, **{k: report[k] for k in ("test_accuracy", "training_core_share")}})
+            rows.append({**row, "seed": seed, **our_figures(out)})
             write_results(rows, args, command)
         for searcher in (["optuna"] if args.plain else []) + (["random"] if args.random and seed == seeds[0] else []):
             if (f"plain-{searcher}", seed) in done:
@@ -116,6 +126,24 @@ def main() -> None:
             rows.append({**run(f"plain-{searcher}", plain, out / "tune", args.target, args.budget), "seed": seed})
             write_results(rows, args, command)
     print("\n" + write_results(rows, args, command))
+
+
+def our_figures(run_dir: Path) -> dict:
+    """Test accuracy, search and retrain seconds, why the search ended, the best config, and the share of the
+    run's core-seconds in training, the retrain included (as its report's "Where the time went")."""
+    record = load_run(run_dir)
+    report = record.report
+    return {
+        "test_accuracy": report["test_accuracy"],
+        "validation_accuracy": report["validation_accuracy"],
+        "best_config": report["best_config"],
+        "search_s": report["search_seconds"],
+        "retrain_s": report["retrain_seconds"],
+        "search_ended": report["search_ended"]["reason"],
+        "trials": report["trials"]["total"],
+        "completed": report["trials"]["completed"],
+        "training_core_share": round(training_share(core_seconds(record)), 3),
+    }
 
 
 def write_results(rows: list[dict], args: argparse.Namespace, command: str) -> str:
@@ -147,6 +175,8 @@ def summarise(rows: list[dict], args: argparse.Namespace) -> dict:
         "median_best_at_10m": {run: median(run, "best_at_10m") for run in ("ours", "plain-optuna")},
         "ours_test_accuracy": [r["test_accuracy"] for r in rows if r["run"] == "ours"],
         "ours_wall_s": [r["wall_s"] for r in rows if r["run"] == "ours"],
+        "ours_median_wall_s": median("ours", "wall_s"),
+        "ours_training_core_share": [r.get("training_core_share") for r in rows if r["run"] == "ours"],
     }
 
 
@@ -157,30 +187,43 @@ def markdown(rows: list[dict], summary: dict, command: str) -> str:
         return "-" if value is None else f"{value:.2%}"
 
     lines = [
-        f"`{command}` (same split, space and {summary['budget_s'] / 60:g}-minute search budget for every run; "
-        f"target validation accuracy {summary['target']:.1%})",
+        f"`{command}` (same split and space for every run; plain searches for {summary['budget_s'] / 60:g} "
+        f"minutes, ours until it converges or its own cap; target validation accuracy {summary['target']:.1%}, "
+        f"a run that misses it counts as {summary['budget_s'] / 60:g} minutes)",
         "",
         "| run | seed | best val. at 5 min | at 10 min | at 20 min | time to target | whole command "
-        "| test acc. (ours, after retrain) | training share of core-seconds |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| search ended | test acc. (ours, after retrain) | training share of core-seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r['run']}{' (earlier run)' if r.get('earlier') else ''} | {r['seed']} "
             f"| {pct(r['best_at_5m'])} | {pct(r['best_at_10m'])} | {pct(r['best_at_20m'])} "
-            f"| {r['time_to_target_s'] / 60:.1f} min | {r['wall_s'] / 60:.1f} min | {pct(r.get('test_accuracy'))} "
-            f"| {pct(r.get('training_core_share'))} |"
+            f"| {r['time_to_target_s'] / 60:.1f} min | {r['wall_s'] / 60:.1f} min | {ended(r)} "
+            f"| {pct(r.get('test_accuracy'))} | {pct(r.get('training_core_share'))} |"
         )
     tta = summary["median_time_to_target_s"]
     best = summary["median_best_at_10m"]
     minutes = {run: "-" if value is None else f"{value / 60:.1f} min" for run, value in tta.items()}
+    walls = [w / 60 for w in summary["ours_wall_s"]]
     lines += [
         "",
+        f"Ours, whole command: median {statistics.median(walls):.1f} min, longest {max(walls):.1f} min."
+        if walls
+        else "",
         f"Median time to target: ours {minutes['ours']}, plain Ray Tune + Optuna {minutes['plain-optuna']} "
         f"(ratio {summary['time_to_target_ratio']}). Median best validation accuracy after 10 min: "
         f"ours {pct(best['ours'])}, plain {pct(best['plain-optuna'])}.",
     ]
     return "\n".join(lines)
+
+
+def ended(row: dict) -> str:
+    """Why the run's search ended, in its table cell."""
+    if row["run"] != "ours":
+        return "budget"
+    searched = f"{row['search_s'] / 60:.1f} min" if row.get("search_s") else ""
+    return f"{row.get('search_ended', 'budget')} {searched}".replace("_", " ").strip()
 
 
 if __name__ == "__main__":

@@ -76,7 +76,8 @@ def run_family(
     print(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
-        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}; "
+        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
+        f"{describe_patience(settings.patience)}; "
         f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs; "
         f"{describe_scheduler(settings.rungs, family.FIDELITY)}",
         flush=True,
@@ -102,6 +103,7 @@ def run_family(
             run_id=settings.run,
             experiment_name=settings.experiment_name,
             rungs=settings.rungs,
+            patience=settings.patience,
             resume=resume,
             verbose=0 if quiet else 1,
         )
@@ -111,6 +113,10 @@ def run_family(
         write_failure_log(run_dir, error.outcomes)
         raise
     write_failure_log(run_dir, search.outcomes)
+    print(
+        f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}",
+        flush=True,
+    )
     print(
         f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
         f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images",
@@ -165,6 +171,13 @@ def experiment_location(settings: Settings) -> str:
     """Where Ray Tune keeps this run's trials, as the user wrote the storage (a URI keeps its query)."""
     base, _, query = settings.storage_path.partition("?")
     return f"{base.rstrip('/')}/{settings.experiment_name}" + (f"?{query}" if query else "")
+
+
+def describe_patience(patience: int) -> str:
+    """One phrase: when the search ends before its caps."""
+    if patience == 0:
+        return "with no end before them"
+    return f"ending sooner once {patience} full-budget trials in a row bring no gain beyond the validation noise"
 
 
 def describe_scheduler(rungs: Rungs, fidelity: str) -> str:

@@ -154,6 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
         f"whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: {rung_default('sample_rungs')})",
     )
     parser.add_argument(
+        "--patience",
+        type=int,
+        metavar="N",
+        help="end the search once N trials in a row reached their full budget without beating the best by more "
+        "than one standard error of the validation split's accuracy; 0 runs to --time-budget or --num-samples "
+        f"(default: {default_of('patience')})",
+    )
+    parser.add_argument(
         "--max-concurrent",
         type=int,
         metavar="N",
@@ -266,6 +274,7 @@ def resolve_settings(
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
             seed=args.seed,
+            patience=args.patience,
             address=args.address,
         ),
         **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),

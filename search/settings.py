@@ -14,6 +14,7 @@ from typing import Any
 
 from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION
 from search.errors import InputError
+from search.plateau import DEFAULT_PATIENCE
 from search.storage import LOCAL_EXPERIMENT_NAME
 
 SCHEDULERS = ("asha", "none")
@@ -111,6 +112,7 @@ CONSTRAINTS: dict[str, Constraint] = {
     "cpus_per_trial": Constraint(low=0, low_inclusive=False),
     "gpus_per_trial": Constraint(low=0, optional=True),
     "seed": at_least(0),
+    "patience": at_least(0),
     "rungs.scheduler": Constraint(choices=SCHEDULERS),
     "rungs.reduction_factor": at_least(2),
     "rungs.grace_period": at_least(1),
@@ -157,6 +159,8 @@ class Settings:
     run_id: str | None = None
     """Marks this run's trials in the study, which other runs may share; None: the run folder's name."""
     rungs: Rungs = DEFAULT_RUNGS
+    patience: int = DEFAULT_PATIENCE
+    """Full-budget trials in a row without a gain beyond the validation noise that end the search (0: never)."""
 
     def __post_init__(self) -> None:
         for setting, constraint in CONSTRAINTS.items():

@@ -43,6 +43,7 @@ def build_report(
         "trials_per_node": {str(node): int(n) for node, n in search.trials["node"].value_counts().items()},
         "scheduler": settings.rungs.scheduler,
         "search_seconds": round(search.seconds, 1),
+        "search_ended": None if search.ended is None else search.ended.to_dict(),
         "training_core_share": None if search.training_core_share is None else round(search.training_core_share, 3),
         "retrain_seconds": round(retrain.seconds, 1),
         "cluster_cpus": cluster_cpus,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -19,6 +19,9 @@ from search.trial_report import (
     VALIDATION_ACCURACY,
     TrialReport,
 )
+
+if TYPE_CHECKING:
+    from search.ending import SearchEnd
 
 STATUSES = ("completed", "stopped_early", "failed")
 
@@ -72,6 +75,8 @@ class SearchResult:
     training_core_share: float | None = None
     """Share of the search's core-seconds (wall time x the cluster's CPUs) spent training models."""
     outcomes: list[TrialOutcome] = field(default_factory=list)
+    ended: SearchEnd | None = None
+    """Why the search ended."""
 
 
 def best_outcome(outcomes: Iterable[TrialOutcome]) -> TrialOutcome:

@@ -142,3 +142,18 @@ def test_cnn_augmentation_shifts_training_images_only(digits_splits, tmp_path):
     assert np.array_equal(family.predict(unshifted, digits_splits.X_test), predictions), "no shifts when predicting"
     family.save(model, tmp_path / family.MODEL_FILE)
     assert np.array_equal(family.predict(family.load(tmp_path / family.MODEL_FILE), digits_splits.X_test), predictions)
+
+
+def test_svc_fits_on_every_core_the_work_holds_and_predicts_what_libsvm_predicts(digits_splits):
+    from sklearn.svm import SVC
+    from sklearnex.svm import SVC as IntelexSVC
+
+    from search.families import svc
+    from search.threads import cap_threads
+
+    config = {"C": 5.0, "gamma": 0.02}
+    with cap_threads(2):
+        model = svc.train(config, digits_splits.retrain_data(), no_report, seed=0)
+    assert isinstance(model, IntelexSVC) and model.n_jobs == 2, "scikit-learn-intelex, on the 2 CPUs the fit holds"
+    libsvm = SVC(kernel="rbf", **config).fit(digits_splits.X_train, digits_splits.y_train)
+    assert np.array_equal(model.predict(digits_splits.X_test), libsvm.predict(digits_splits.X_test))

@@ -54,9 +54,11 @@ class RecordingFamily:
 
     def __init__(self):
         self.rows = []
+        self.validation_rows = []
 
     def train(self, config, data, report, seed, restore_from=None):
         self.rows.append(data.X_train[:, 0].astype(int).tolist())
+        self.validation_rows.append(data.X_val[:, 0].astype(int).tolist())
         report(TrialReport.after_fit(0.5))
 
 
@@ -79,6 +81,22 @@ def test_growing_subsets_are_nested_stratified_and_reported():
         assert np.abs(share - np.bincount(y, minlength=10) / len(y)).max() < 0.02
     assert [r.train_samples for r in recorded] == [100, 300, 900]
     assert [r.progress for r in recorded] == pytest.approx([1 / 9, 1 / 3, 1.0])
+
+
+def test_low_rungs_are_scored_on_a_stratified_third_of_the_validation_split_and_the_rest_on_all_of_it():
+    y = imbalanced_labels(2700)
+    X = np.arange(len(y), dtype=np.float32).reshape(-1, 1)
+    data = FitData(X[:1800], y[:1800], X[1800:], y[1800:], (1, 1))  # 900 validation images
+    family = RecordingFamily()
+    train_on_growing_subsets(family, {}, data, lambda r, checkpoint=None: None, seed=0, sizes=[300, 900, 1800])
+    low, also_low, full = family.validation_rows
+    assert len(low) == 300 and low == also_low, "a third, the same for every low rung"
+    share = np.bincount(y[low], minlength=10) / len(low)
+    assert np.abs(share - np.bincount(y[1800:], minlength=10) / 900).max() < 0.02, "stratified"
+    assert full == list(range(1800, 2700)), "the full budget is scored on all of it"
+    tiny = FitData(X[:1800], y[:1800], X[1800:2070], y[1800:2070], (1, 1))  # a third: 9 images per class
+    train_on_growing_subsets(family, {}, tiny, lambda r, checkpoint=None: None, seed=0, sizes=[150, 1800])
+    assert len(family.validation_rows[-2]) == 270, "too small a part to rank by: all of it"
 
 
 def test_the_private_optuna_search_state_the_shim_reads_is_still_there():

@@ -51,7 +51,7 @@ def finished_ids(run_dir: Path) -> set[str]:
 
 def start_search(out: Path, *options: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--scheduler", "none",
-               "--num-samples", str(NUM_SAMPLES), "--time-budget", "10m", "--output-dir", str(out),
+               "--num-samples", str(NUM_SAMPLES), "--time-budget", "10m", "--patience", "0", "--output-dir", str(out),
                *options]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

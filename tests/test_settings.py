@@ -82,5 +82,5 @@ def test_the_help_shows_each_default_from_where_it_is_kept():
 
 def test_options_left_out_take_the_familys_budget_or_the_settings_default():
     resolved = resolve_settings(build_parser().parse_args(["--family", "svc"]), "svc")
-    assert (resolved.num_samples, resolved.time_budget_s, resolved.rungs) == (500, 1200, DEFAULT_RUNGS)
+    assert (resolved.num_samples, resolved.time_budget_s, resolved.rungs) == (500, 900, DEFAULT_RUNGS)
     assert (resolved.seed, resolved.cpus_per_trial, resolved.validation_fraction) == (0, 1.0, 0.1)

@@ -1,4 +1,12 @@
-"""Support vector classifier with an RBF kernel (scikit-learn ``SVC``)."""
+"""Support vector classifier with an RBF kernel: scikit-learn's ``SVC``, fitted by scikit-learn-intelex.
+
+scikit-learn-intelex (Intel's oneDAL behind scikit-learn's API) fits the same one-vs-one model as
+libsvm, on every core the fit holds (``search.threads.threads_held``) instead of one, and predicts
+with vectorised kernels. On MNIST's 52,500 training images and two cores it fits in 32 s instead of
+217 and predicts the 17,500 test images in 7 s instead of 75, and the two models' predictions agree
+on every test image (``bench/svc_agreement.py``). Where it has no wheel (it is built for x86-64
+only), scikit-learn's own ``SVC`` fits the same model on one core.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,12 @@ from search.families.sklearn_model import load as load
 from search.families.sklearn_model import predict as predict
 from search.families.sklearn_model import save as save
 from search.settings import Budget
+from search.threads import threads_held
+
+try:
+    from sklearnex.svm import SVC as IntelexSVC
+except ImportError:  # no wheel for this machine: libsvm, one core
+    IntelexSVC = None
 
 NAME = "svc"
 PARAMETERS = frozenset({"C", "gamma"})
@@ -26,7 +40,7 @@ KERNEL_CACHE_MB = 1000
 FIDELITY = SAMPLES
 USES_GPU = False
 CHECKPOINTS = False
-MNIST_BUDGET = Budget(num_samples=500, time_budget_s=20 * 60)
+MNIST_BUDGET = Budget(num_samples=500, time_budget_s=15 * 60)
 
 
 def article_config(n_features: int) -> dict[str, Any]:
@@ -34,17 +48,14 @@ def article_config(n_features: int) -> dict[str, Any]:
     return {"C": 2.0, "gamma": 1.0 / n_features}
 
 
-def build(config: Mapping[str, Any], seed: int) -> SVC:
-    """The estimator for ``config``."""
-    return SVC(
-        kernel="rbf",
-        C=float(config["C"]),
-        gamma=float(config["gamma"]),
-        cache_size=KERNEL_CACHE_MB,
-        random_state=seed,
-    )
+def build(config: Mapping[str, Any], seed: int, threads: int = 1) -> SVC:
+    """The estimator for ``config``, fitting and predicting on ``threads`` cores where it can."""
+    settings = {"C": float(config["C"]), "gamma": float(config["gamma"]), "cache_size": KERNEL_CACHE_MB}
+    if IntelexSVC is None:
+        return SVC(kernel="rbf", random_state=seed, **settings)
+    return IntelexSVC(kernel="rbf", random_state=seed, n_jobs=threads, **settings)
 
 
 def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None) -> SVC:
-    """Fit once on the training split and report validation accuracy."""
-    return fit_once(build(config, seed), data, report)
+    """Fit once on the training split, on the CPUs the fit holds, and report validation accuracy."""
+    return fit_once(build(config, seed, threads_held()), data, report)

@@ -15,9 +15,11 @@ from ray import tune
 
 from search.cluster import ClusterResources
 from search.data import FitData
+from search.ending import why_search_ended
 from search.environment import prepare_driver
 from search.families.base import Family
 from search.fidelity import asha_rungs, max_epochs, sample_sizes
+from search.plateau import DEFAULT_PATIENCE
 from search.settings import DEFAULT_RUNGS, Rungs
 from search.spaces import SearchSpace
 from search.storage import LOCAL_EXPERIMENT_NAME, Storage
@@ -39,8 +41,9 @@ from search.tune.concurrency import limit_concurrency
 from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter
 from search.tune.resume import ResumePlan
-from search.tune.saving import saving_scheduler
+from search.tune.schedulers import search_scheduler
 from search.tune.searcher import MultiFidelityOptunaSearch
+from search.tune.stopper import PlateauStopper
 from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, named_trial, one_line, where_and_when
 
 ERROR_FILE = "error.txt"
@@ -72,13 +75,17 @@ def run_search(
     run_id: str,
     experiment_name: str = LOCAL_EXPERIMENT_NAME,
     rungs: Rungs = DEFAULT_RUNGS,
+    patience: int = DEFAULT_PATIENCE,
     verbose: int = 1,
     resume: ResumePlan | None = None,
 ) -> SearchResult:
     """Search ``space`` for ``family`` on ``data``; Ray must already be initialised.
 
     The article's settings are the first trial. ASHA (``rungs``) stops weak trials at each rung of
-    their budget; the best config is chosen among the trials that reached their full budget.
+    their budget; the best config is chosen among the trials that reached their full budget. The
+    search ends when it converges (``patience`` full-budget trials in a row without a gain beyond
+    the validation split's noise: ``search.plateau``), or at ``num_samples`` trials, or after
+    ``time_budget_s``; no trial starts a rung it could not finish by then.
     ``max_concurrent`` trials run at once; unless ``fixed_concurrency``, more as nodes join. Trial
     results and checkpoints go to ``experiment_name`` in ``storage``; a trial whose node or worker
     dies is retried there from its last checkpoint. With ``resume``, an interrupted search saved
@@ -139,7 +146,7 @@ def run_search(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=limited,
-                scheduler=saving_scheduler(plan),
+                scheduler=search_scheduler(plan, time_budget_s),
                 metric=VALIDATION_ACCURACY,
                 mode="max",
                 num_samples=max(num_samples, 0),
@@ -153,6 +160,7 @@ def run_search(
                 failure_config=tune.FailureConfig(max_failures=RETRIES),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 verbose=0,
+                stop=PlateauStopper(VALIDATION_ACCURACY, len(data.y_val), patience),
                 callbacks=[ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples)]
                 if verbose
                 else [],
@@ -180,8 +188,15 @@ def run_search(
         error.trials, error.outcomes = trials, outcomes
         raise
     share = training_core_share(trials, seconds, resources.cpus, cpus_per_trial)
+    ended = why_search_ended(
+        outcomes,
+        validation_size=len(data.y_val),
+        patience=patience,
+        num_samples=num_samples + (len(resume.kept) if resume is not None and not resume.restore else 0),
+        time_budget_s=time_budget_s,
+    )
     return SearchResult(
-        {**defaults, **best.config}, best.last.validation_accuracy, trials, seconds, share, outcomes=outcomes
+        {**defaults, **best.config}, best.last.validation_accuracy, trials, seconds, share, outcomes, ended
     )
 
 

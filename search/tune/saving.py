@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
-
 CONTROLLER = "_tune_controller"
 """Ray Tune hands schedulers a wrapper of its controller that keeps the controller here (Ray 2.60);
 ``tests/test_nothing_lost.py`` fails loudly if a Ray release moves it."""
@@ -41,16 +39,3 @@ class SavesWhenTrialsEnd:
             self._trial_ended = False
             getattr(tune_controller, CONTROLLER, tune_controller).checkpoint(force=True)
         return super().choose_trial_to_run(tune_controller)
-
-
-class SavingFIFOScheduler(SavesWhenTrialsEnd, FIFOScheduler):
-    """Every trial trains its whole budget; Ray Tune's state is saved as each one ends."""
-
-
-class SavingASHAScheduler(SavesWhenTrialsEnd, ASHAScheduler):
-    """ASHA; Ray Tune's state is saved as each trial ends."""
-
-
-def saving_scheduler(plan: Any | None) -> TrialScheduler:
-    """ASHA with the rungs of ``plan``, or none (FIFO) when ``plan`` is None, saving as trials end."""
-    return SavingFIFOScheduler() if plan is None else SavingASHAScheduler(**vars(plan))

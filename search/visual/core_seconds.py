@@ -4,7 +4,7 @@ The whole is wall time x the cluster's CPUs, over the search and the retrain. A 
 the time inside its family's training (its fits and the validation scoring after each epoch or
 rung: ``training_seconds``) x the CPUs it holds. What no trial spent training (workers starting,
 Ray Tune scheduling and saving, cores with nothing to run) is the search's overhead. The retrain
-counts the CPU time its fit used (libsvm's SVC fits on one core however many it holds); the rest
+counts the CPU time its fit used (a fit may use fewer cores than it holds: scikit-learn's own SVC uses one); the rest
 of its wall time x the CPUs is idle cores and the test's predictions.
 """
 
