@@ -108,6 +108,8 @@ def summary_rows(run: RunRecord) -> list[list[str]]:
         rows.append(["result", "no trial scored: the run ended before its retrain (see trial_errors.log)"])
     else:
         rows += [[name, cell] for name, cell in zip(SUMMARY_COLUMNS, summary_cells(report), strict=True)][2:]
+        if report.get("search_ended"):  # runs from before it was recorded lack it
+            rows.append(["why the search ended", report["search_ended"]["why"]])
     rows += [
         ["early stopping", "ASHA" if run.rungs.stop_early else "none"],
         [

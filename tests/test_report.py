@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import io
 import json
 import os
@@ -89,6 +90,8 @@ def test_every_figure_is_in_the_html_and_a_png_and_none_is_blank(runs, family):
     assert outside == [], "self-contained: nothing loaded from elsewhere"
     report = json.loads((out / "report.json").read_text())
     assert f"{report['test_accuracy']:.2%}" in page and format(report["validation_accuracy"], ".2%") in page
+    assert report["search_ended"]["reason"] in ("converged", "trial_cap", "time_budget")
+    assert html.escape(report["search_ended"]["why"]) in page, "the page says why the search ended"
 
 
 def test_the_confusion_matrix_counts_the_test_split_and_agrees_with_the_test_accuracy(runs, digits_splits):
