@@ -79,17 +79,20 @@ class Trial:
 def test_a_trial_that_could_not_finish_before_the_time_budget_ends_stops_at_its_rung():
     scheduler = SearchFIFOScheduler(time_budget_s=80)
     first, second, third = Trial("a"), Trial("b"), Trial("c")
-    result = {"progress": 0.25, "time_total_s": 10.0}
-    assert scheduler.on_trial_result(None, first, result) == TrialScheduler.CONTINUE, "30 s more fit in 80"
-    assert scheduler.on_trial_result(None, second, {"progress": 0.25, "time_total_s": 40.0}) == TrialScheduler.STOP, (
-        "at its pace it needs 120 s more: it stops rather than be cut off unused"
+    assert (
+        scheduler.on_trial_result(None, second, {"progress": 0.25, "time_total_s": 40.0}) == TrialScheduler.CONTINUE
+    ), "a first report pays for starting up: no pace to judge by yet"
+    assert scheduler.on_trial_result(None, second, {"progress": 0.5, "time_total_s": 90.0}) == TrialScheduler.STOP, (
+        "at 200 s per budget since its first report it needs 100 s more: it stops rather than be cut off unused"
     )
     assert scheduler.stopped_for_time == {"b"}
+    scheduler.on_trial_result(None, first, {"progress": 0.25, "time_total_s": 10.0})
+    assert scheduler.on_trial_result(None, first, {"progress": 0.5, "time_total_s": 15.0}) == TrialScheduler.CONTINUE
     # once a trial went from a quarter to the end, its time judges the others at a quarter
     scheduler.on_trial_result(None, first, {"progress": 1.0, "time_total_s": 95.0})
     assert scheduler.seconds_to_finish(0.25, 5.0) == 85.0
     assert scheduler.on_trial_result(None, third, {"progress": 0.25, "time_total_s": 5.0}) == TrialScheduler.STOP, (
-        "its own pace says 15 s, but trials take 85 s from there"
+        "trials took 85 s from a quarter to the end, more than is left"
     )
 
 

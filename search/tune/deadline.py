@@ -4,8 +4,10 @@ the budget would cut off unused.
 
 How long a trial needs from a share of its budget to the whole of it is judged by the trials that
 went from that share to the whole already (the median of their seconds); before any has, by the
-trial's own pace so far (its seconds, scaled to the budget left). The budget left is counted as Ray
-Tune's own ``TimeoutStopper`` counts it, so that it goes on from where it was after ``--resume``.
+trial's own pace between its first report and this one (the first report also pays for starting:
+TensorFlow's start-up, the first compile), so a trial is never stopped on its first report alone.
+The budget left is counted as Ray Tune's own ``TimeoutStopper`` counts it, so that it goes on from
+where it was after ``--resume``.
 """
 
 from __future__ import annotations
@@ -46,10 +48,17 @@ class FinishesInTime:
         self._last_check = now
         return self._budget_left
 
-    def seconds_to_finish(self, progress: float, seconds: float) -> float:
-        """How long a trial at ``progress`` of its budget after ``seconds`` still needs to reach all of it."""
+    def seconds_to_finish(self, progress: float, seconds: float, earlier: dict[float, float] | None = None) -> float:
+        """How long a trial at ``progress`` of its budget after ``seconds`` still needs to reach all of it;
+        ``earlier``: the seconds at its earlier reports, by share of the budget. 0 when nothing tells."""
         seen = self._to_finish.get(progress)
-        return statistics.median(seen) if seen else seconds * (1 - progress) / progress
+        if seen:
+            return statistics.median(seen)
+        before = {share: at for share, at in (earlier or {}).items() if share < progress}
+        if not before:
+            return 0.0
+        first = min(before)
+        return (seconds - before[first]) / (progress - first) * (1 - progress)
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
         decision = super().on_trial_result(tune_controller, trial, result)
@@ -61,8 +70,9 @@ class FinishesInTime:
             for share, at in reached.items():
                 self._to_finish[share].append(seconds - at)
             return decision
+        needs = self.seconds_to_finish(progress, seconds, reached)
         reached[progress] = seconds
-        if decision == TrialScheduler.CONTINUE and self.seconds_to_finish(progress, seconds) > self.seconds_left():
+        if decision == TrialScheduler.CONTINUE and needs > self.seconds_left():
             self.stopped_for_time.add(trial.trial_id)
             return TrialScheduler.STOP
         return decision
