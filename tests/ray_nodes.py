@@ -4,6 +4,10 @@ The head starts with ``ray start --head``; each worker node with ``ray start --a
 own mount namespace (``unshare --mount``) where a private tmpfs covers ``hidden``: the folder that
 holds the runs' results folders. A worker node then cannot see the driver's files there, as on a
 separate machine, while it still sees the checkout and the virtual environment.
+
+Every node's dashboard agent listens on a port of its own: Ray's default, 52365, is held by any
+other Ray on the machine (the test session's own ``ray.init``), and a head whose agent cannot
+listen takes no jobs ("No available agent to submit job").
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ class RayCluster:
             RAY, "start", "--head", "--block", f"--port={self.port}", "--node-ip-address=127.0.0.1",
             f"--num-cpus={cpus}", f"--num-gpus={gpus}", "--include-dashboard=true", "--dashboard-host=127.0.0.1",
             f"--dashboard-port={self.dashboard_port}", f"--object-store-memory={OBJECT_STORE_BYTES}",
-            f"--temp-dir={self.root / 'head'}", "--disable-usage-stats",
+            f"--temp-dir={self.root / 'head'}", f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats",
         ]  # fmt: skip
         return self._start(command)
 
@@ -99,7 +103,8 @@ class RayCluster:
         start = (
             f"mount -t tmpfs -o size=1m tmpfs {self.hidden} && exec {RAY} start --block --address={self.address} "
             f"--node-ip-address=127.0.0.1 --num-cpus={cpus} --num-gpus={gpus} "
-            f"--object-store-memory={OBJECT_STORE_BYTES} --temp-dir={temp} --disable-usage-stats"
+            f"--object-store-memory={OBJECT_STORE_BYTES} --temp-dir={temp} --dashboard-agent-listen-port={free_port()} "
+            "--disable-usage-stats"
         )
         return self._start(["unshare", "--mount", "--propagation", "private", "bash", "-c", start])
 

@@ -28,9 +28,6 @@ pytestmark = pytest.mark.slow
 S3_ENV = {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
 """moto accepts any credentials; without some, uploads go unsigned and moto keeps their chunk framing."""
 SMALL_KERAS = "units: {type: int, low: 16, high: 64}\nepochs: {type: int, low: 4, high: 4}\n"
-NO_AGENT_YET = "No available agent to submit job"
-"""Ray's job server, before the head's dashboard agent is ready: its message says to try again later."""
-AGENT_TRIES = 12
 SVC_ON_MNIST_ROWS = ["--dataset", "mnist", "--max-train-samples", "4000", "--scheduler", "none"]
 SLOWER_MLP = "units: {type: int, low: 64, high: 128}\nepochs: {type: int, low: 150, high: 150}\n"
 CHECKPOINTED_EPOCHS = 6
@@ -155,12 +152,8 @@ def test_a_job_submitted_to_the_cluster_runs_there(cluster, worker, tmp_path):
     command = [RAY, "job", "submit", "--address", cluster.dashboard, "--working-dir", ".", "--",
                "python", "-m", "search.run", "--family", "svc", "--dataset", "digits", "--num-samples", "4",
                "--output-dir", str(out)]  # fmt: skip
-    for _ in range(AGENT_TRIES):  # the head's job agent may not be up yet: Ray says to try again later
-        result = subprocess.run(command, cwd=ROOT, env={**os.environ, **cluster.env}, capture_output=True, text=True,
-                                timeout=600)  # fmt: skip
-        if NO_AGENT_YET not in result.stderr:
-            break
-        time.sleep(5)
+    result = subprocess.run(command, cwd=ROOT, env={**os.environ, **cluster.env}, capture_output=True, text=True,
+                            timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     joined = re.search(rf"cluster at [\d.]+:{cluster.port}: 2 nodes, 2 CPUs", result.stdout)
     assert joined, "the job joined the cluster it was sent to (RAY_ADDRESS), not a Ray of its own"
