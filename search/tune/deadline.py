@@ -34,7 +34,6 @@ class FinishesInTime:
         """Per trial: its seconds when it reported each share of its budget."""
         self._to_finish: dict[float, list[float]] = defaultdict(list)
         """Per share of the budget: seconds that trials took from there to their full budget."""
-        self.stopped_for_time: set[str] = set()
 
     def __setstate__(self, state: dict) -> None:
         state["_last_check"] = None  # a restored search counts from when it starts again
@@ -73,6 +72,5 @@ class FinishesInTime:
         needs = self.seconds_to_finish(progress, seconds, reached)
         reached[progress] = seconds
         if decision == TrialScheduler.CONTINUE and needs > self.seconds_left():
-            self.stopped_for_time.add(trial.trial_id)
             return TrialScheduler.STOP
         return decision
