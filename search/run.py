@@ -405,9 +405,7 @@ def main(argv: list[str] | None = None) -> int:
             studies = open_studies([s for s in plans if s.study_storage], spaces, resume)
         studies.update(open_studies([s for s in plans if not s.study_storage], spaces, resume))  # journals
         resumes = {
-            s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run, s.study_name is None)
-            if resume
-            else None
+            s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run) if resume else None
             for s in plans
         }
     except InputError as error:

@@ -58,6 +58,27 @@ class StudyPlace:
     where: str
     """For messages: the journal's path or the database URL without its password."""
 
+    def create(self, sampler: optuna.samplers.BaseSampler, maximize: bool = True) -> optuna.Study:
+        """The study, made if the storage does not hold it yet, sampling with ``sampler`` (no pruner: Ray Tune's
+        scheduler stops trials)."""
+        return optuna.create_study(
+            storage=self.storage,
+            study_name=self.name,
+            sampler=sampler,
+            pruner=optuna.pruners.NopPruner(),
+            direction="maximize" if maximize else "minimize",
+            load_if_exists=True,
+        )
+
+    def storage_id(self, number: int) -> int:
+        """The storage's id of the study's trial ``number`` (Optuna's storage API speaks in these ids)."""
+        study_id = self.storage.get_study_id_from_name(self.name)
+        return self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+
+    def trial(self, study: optuna.Study, number: int) -> optuna.Trial:
+        """A handle on ``study``'s trial ``number`` (running), to report to, mark and tell."""
+        return optuna.Trial(study, self.storage_id(number))
+
     def load(self) -> optuna.Study | None:
         """The stored study, or None when the storage does not hold it yet."""
         if self.storage is None:
@@ -177,7 +198,7 @@ def finished_by_themselves(trials: list[FrozenTrial]) -> list[FrozenTrial]:
 
 
 def close_running(
-    study: optuna.Study, run_id: str, mark: str, why: str, outcomes: dict[str, TrialOutcome] | None = None
+    place: StudyPlace, run_id: str, mark: str, why: str, outcomes: dict[str, TrialOutcome] | None = None
 ) -> list[FrozenTrial]:
     """Close the run's trials still RUNNING in the study; returns those it marked ``mark`` (with ``why``).
 
@@ -185,23 +206,25 @@ def close_running(
     with its score: the search ended before the searcher was told. The others are marked and told
     PRUNED when they reported a score, else FAIL.
     """
+    study = place.load()
+    if study is None:  # a run recorded before the study was kept on disk
+        return []
     closed = []
     for trial in trials_of_run(study, run_id):
         if trial.state != TrialState.RUNNING:
             continue
         outcome = (outcomes or {}).get(trial.user_attrs.get(TUNE_TRIAL_ID))
         attributes = {} if outcome is None else outcome_attributes(outcome)
+        handle = place.trial(study, trial.number)
         if outcome is not None and outcome.status == "completed":
-            _set_attributes(study, trial, attributes)
-            study.tell(trial.number, outcome.last.validation_accuracy, state=TrialState.COMPLETE)
+            _set_attributes(handle, attributes)
+            study.tell(handle, outcome.last.validation_accuracy, state=TrialState.COMPLETE)
             continue
-        _set_attributes(study, trial, {**attributes, mark: why})
+        _set_attributes(handle, {**attributes, mark: why})
         if outcome is not None and outcome.last is not None and not trial.intermediate_values:
-            study._storage.set_trial_intermediate_value(
-                trial._trial_id, outcome.reports, outcome.last.validation_accuracy
-            )
+            handle.report(outcome.last.validation_accuracy, outcome.reports)
         reported = bool(trial.intermediate_values) or (outcome is not None and outcome.last is not None)
-        study.tell(trial.number, state=TrialState.PRUNED if reported else TrialState.FAIL)
+        study.tell(handle, state=TrialState.PRUNED if reported else TrialState.FAIL)
         closed.append(trial)
     return closed
 
@@ -222,9 +245,9 @@ def outcome_attributes(outcome: TrialOutcome) -> dict[str, Any]:
     return {key: value for key, value in attributes.items() if value is not None}
 
 
-def _set_attributes(study: optuna.Study, trial: FrozenTrial, attributes: dict[str, Any]) -> None:
+def _set_attributes(trial: optuna.Trial, attributes: dict[str, Any]) -> None:
     for key, value in attributes.items():
-        study._storage.set_trial_user_attr(trial._trial_id, key, value)  # a FrozenTrial has no setter
+        trial.set_user_attr(key, value)
 
 
 def outcome_from_trial(trial: FrozenTrial) -> TrialOutcome:

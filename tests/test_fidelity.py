@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import optuna
 import pytest
 
 from search.data import FitData
 from search.fidelity import AshaRungs, asha_rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
 from search.settings import Rungs
 from search.trial_report import TrialReport
-from search.tune.searcher import PRIVATE_STATE, MultiFidelityOptunaSearch
 
 
 def test_sample_sizes_grow_by_the_reduction_factor_up_to_the_whole_split():
@@ -99,17 +97,6 @@ def test_low_rungs_are_scored_on_a_stratified_third_of_the_validation_split_and_
     assert len(family.validation_rows[-2]) == 270, "too small a part to rank by: all of it"
 
 
-def test_the_private_optuna_search_state_the_shim_reads_is_still_there():
-    searcher = MultiFidelityOptunaSearch(
-        space={"x": optuna.distributions.FloatDistribution(0, 1)}, metric="validation_accuracy", mode="max"
-    )
-    searcher.suggest("a")
-    for name, kind in PRIVATE_STATE.items():
-        assert isinstance(getattr(searcher, name, None), kind), (
-            f"ray's OptunaSearch no longer has {name}: see PRIVATE_STATE"
-        )
-
-
 @pytest.mark.parametrize(
     ("fidelity", "rungs", "expected"),
     [
@@ -122,24 +109,3 @@ def test_the_private_optuna_search_state_the_shim_reads_is_still_there():
 )
 def test_asha_compares_trials_at_rungs_of_the_familys_budget(fidelity, rungs, expected):
     assert asha_rungs(fidelity, rungs, max_epochs=15, sizes=[132, 396, 1_212]) == expected
-
-
-def test_optuna_hears_a_stopped_trial_as_pruned_and_a_finished_one_as_complete():
-    searcher = MultiFidelityOptunaSearch(
-        space={"x": optuna.distributions.FloatDistribution(0, 1)},
-        metric="validation_accuracy",
-        mode="max",
-        sampler=optuna.samplers.TPESampler(seed=0),
-    )
-    for trial_id, progress in (("stopped", 1 / 3), ("finished", 1.0)):
-        searcher.suggest(trial_id)
-        result = {"validation_accuracy": 0.9, "training_iteration": 1, "progress": progress}
-        searcher.on_trial_result(trial_id, result)
-        searcher.on_trial_complete(trial_id, result)
-    searcher.suggest("broken")
-    searcher.on_trial_complete("broken", None, error=True)
-    states = [trial.state for trial in searcher.study.trials]
-    TrialState = optuna.trial.TrialState
-    assert states == [TrialState.PRUNED, TrialState.COMPLETE, TrialState.FAIL]
-    stopped = searcher.study.trials[0]
-    assert stopped.intermediate_values == {1: 0.9}, "Optuna keeps how far the stopped trial got"

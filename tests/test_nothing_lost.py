@@ -25,7 +25,6 @@ from optuna.trial import TrialState
 from search.storage import Storage
 from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID
 from search.tune.resume import tune_state_problem
-from search.tune.saving import CONTROLLER
 from tests.conftest import ROOT
 from tests.test_cli import run_cli, signal_when_printed
 
@@ -64,13 +63,10 @@ def kill_after_finished(process: subprocess.Popen, out: Path, finished: int) -> 
         time.sleep(0.5)
         if (out / JOURNAL_FILE).exists():
             done = finished_ids(out)
-    time.sleep(1)  # Ray Tune saves its state at its next step after a trial ends: well within a second
     processes = {p.pid: p.create_time() for p in psutil.Process(process.pid).children(recursive=True)}
     process.kill()
     process.communicate(timeout=30)
     assert len(done) >= finished, "the search never got that far"
-    problem = tune_state_problem(Storage(None, str(out)), str(out / "tune"), done)
-    assert problem is None, "Ray Tune saved its state as each trial ended, not only every so often"
     return finished_ids(out), processes
 
 
@@ -114,20 +110,18 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_ray_still_hands_schedulers_its_controller_where_saving_reads_it():
-    from ray.tune.execution.tune_controller import TrialRunnerWrapper
-
-    assert getattr(TrialRunnerWrapper("the controller", trial_executor=None), CONTROLLER) == "the controller"
-
-
 @pytest.mark.slow
 def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_trial(killed_run):
     out, kept, processes = killed_run
     assert not still_alive(processes), "no Ray process of the run outlives it by more than a few seconds"
+    behind = tune_state_problem(Storage(None, str(out)), str(out / "tune"), kept)
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
-    assert f"going on from Ray Tune's saved state ({len(kept)} finished trials)" in result.stdout
-    print(f"\nkilled after {len(kept)} finished trials; resumed: {result.stdout.splitlines()[-6:]}")
+    if behind is None:  # Ray Tune saved its state after the last trial ended: it goes on from there
+        assert f"going on from Ray Tune's saved state ({len(kept)} finished trials)" in result.stdout
+    else:  # the study is the record of what finished; Ray Tune's state, saved every so often, is behind it
+        assert f"going on from the study: {len(kept)} finished trials kept" in result.stdout
+    print(f"\nRay Tune's state was {behind or 'up to date'}; killed after {len(kept)} finished trials")
     trials = assert_finished_with_every_trial(out, kept)
     assert trials["status"].eq("completed").all()
     study = load_study(out)

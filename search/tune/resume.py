@@ -1,10 +1,10 @@
 """How an interrupted search goes on: from Ray Tune's saved state when it is whole, else from the study.
 
 Ray Tune's state (``experiment_state-*.json``, the searcher's pickle, ``tuner.pkl``) is whole when it
-can be read and knows every trial that the study on disk records as finished. Then ``Tuner.restore``
-goes on where the search stopped, unfinished trials from their last checkpoint. Otherwise (deleted,
-truncated, emptied, or behind the study because the driver was killed before it saved) the search is
-rebuilt from the study: the finished trials are kept, the sampler learns from them, and the trials
+can be read and knows every trial that the study on disk records (a finished one as finished). Then
+``Tuner.restore`` goes on where the search stopped, unfinished trials from their last checkpoint.
+Otherwise (deleted, truncated, emptied, or behind the study because the driver was killed between two
+of Ray Tune's periodic saves) the search is rebuilt from the study: the finished trials are kept, the sampler learns from them, and the trials
 that were running run again as new ones. With neither, nothing can go on: one line, exit code 2.
 """
 
@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search.errors import InputError
 from search.storage import Storage
 from search.study import TUNE_TRIAL_ID, StudyPlace, finished_by_themselves, trials_of_run
+from search.tune.searcher import is_saved_state
 
 FINISHED_IN_TUNE = ("TERMINATED", "ERROR")
 
@@ -43,19 +44,8 @@ class ResumePlan:
         return self.problem is None
 
 
-def plan_resume(
-    storage: Storage, experiment_name: str, place: StudyPlace, run_id: str, legacy: bool = False
-) -> ResumePlan:
-    """Whether Ray Tune's state can be restored; if not, what the study keeps. Raises ``ResumeError``.
-
-    A ``legacy`` run (recorded before the study was kept on disk) has only Ray Tune's state.
-    """
-    if legacy:
-        experiment = storage.experiment_path(experiment_name)
-        problem = tune_state_problem(storage, experiment, set())
-        if problem:
-            raise ResumeError(f"cannot resume: Ray Tune's state in {experiment} is {problem}")
-        return ResumePlan(None)
+def plan_resume(storage: Storage, experiment_name: str, place: StudyPlace, run_id: str) -> ResumePlan:
+    """Whether Ray Tune's state can be restored; if not, what the study keeps. Raises ``ResumeError``."""
     experiment = storage.experiment_path(experiment_name)
     try:
         study = place.load()
@@ -66,7 +56,8 @@ def plan_resume(
         ) from None
     trials = [] if study is None else trials_of_run(study, run_id)
     kept = finished_by_themselves(trials)
-    problem = tune_state_problem(storage, experiment, {t.user_attrs.get(TUNE_TRIAL_ID) for t in kept})
+    running = [t for t in trials if t.state == TrialState.RUNNING]
+    problem = tune_state_problem(storage, experiment, _tune_ids(kept), _tune_ids(running))
     cannot = f"cannot resume: Ray Tune's state in {experiment} is {problem}, and " if problem else "cannot resume: "
     study_named = f"the study {place.name!r} in {place.where}"
     if study is None:  # Ray Tune's searcher writes to the study: it cannot go on without it
@@ -75,11 +66,22 @@ def plan_resume(
         return ResumePlan(None, kept)
     if not trials:
         raise ResumeError(f"{cannot}{study_named} holds no trial of this run")
-    return ResumePlan(problem, kept, [t for t in trials if t.state == TrialState.RUNNING])
+    return ResumePlan(problem, kept, running)
 
 
-def tune_state_problem(storage: Storage, experiment: str, finished_ids: set[str]) -> str | None:
-    """What is wrong with the Ray Tune state in ``experiment``, or None when it is whole and up to date."""
+def _tune_ids(trials: list[FrozenTrial]) -> set[str]:
+    return {t.user_attrs.get(TUNE_TRIAL_ID) for t in trials}
+
+
+def tune_state_problem(
+    storage: Storage, experiment: str, finished_ids: set[str], running_ids: frozenset[str] | set[str] = frozenset()
+) -> str | None:
+    """What is wrong with the Ray Tune state in ``experiment``, or None when it is whole and up to date.
+
+    Ray Tune saves its state every so often; the study records each trial as it starts and ends. The
+    state is behind when a trial the study saw finish is not finished in it, or when a trial the study
+    saw start is not in it at all.
+    """
     import pyarrow.fs
 
     filesystem = storage.filesystem or pyarrow.fs.LocalFileSystem()
@@ -105,14 +107,16 @@ def tune_state_problem(storage: Storage, experiment: str, finished_ids: set[str]
     if not searchers:
         return "damaged (the searcher's state is missing)"
     try:
-        searcher = pickle.loads(_read(filesystem, names[searchers[-1]]))
-        if not isinstance(searcher, dict) or searcher.get("_ot_study") is None:
+        if not is_saved_state(pickle.loads(_read(filesystem, names[searchers[-1]]))):
             raise ValueError("not a searcher's state")
     except Exception as error:  # noqa: BLE001 - unpickling a damaged file raises anything
         return f"damaged ({searchers[-1]} cannot be read: {type(error).__name__})"
     behind = [i for i in finished_ids if statuses.get(i) not in FINISHED_IN_TUNE]
     if behind:
         return f"behind the study ({len(behind)} finished trials missing: the driver stopped before it saved)"
+    unknown = [i for i in running_ids if i not in statuses]
+    if unknown:
+        return f"behind the study ({len(unknown)} started trials missing: the driver stopped before it saved)"
     return None
 
 

@@ -42,7 +42,7 @@ from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter
 from search.tune.resume import ResumePlan
 from search.tune.schedulers import search_scheduler
-from search.tune.searcher import MultiFidelityOptunaSearch
+from search.tune.searcher import StudySearcher, attached_study
 from search.tune.stopper import PlateauStopper
 from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, named_trial, one_line, where_and_when
 
@@ -112,25 +112,25 @@ def run_search(
     experiment_path = storage.experiment_path(experiment_name)
     quiet_expected_noise()
     if resume is not None and resume.restore:
-        tuner = tune.Tuner.restore(
-            experiment_path, trainable, resume_unfinished=True, storage_filesystem=storage.filesystem
-        )
+        with attached_study(run_id, study):
+            tuner = tune.Tuner.restore(
+                experiment_path, trainable, resume_unfinished=True, storage_filesystem=storage.filesystem
+            )
     else:
         if resume is not None:  # rebuilt from the study: what finished is kept, what ran runs again
-            optuna_study = study.load()
             num_samples -= len(resume.kept)
             time_budget_s -= search_seconds_used(resume.kept + resume.running)
-            for trial in close_running(optuna_study, run_id, INTERRUPTED, "running when its driver stopped"):
+            interrupted = close_running(study, run_id, INTERRUPTED, "running when its driver stopped")
+            optuna_study = study.load()
+            for trial in interrupted:
                 optuna_study.enqueue_trial(trial.params)
         plan = asha_rungs(family.FIDELITY, rungs, max_epochs=max_epochs(space, defaults), sizes=sizes)
-        searcher = MultiFidelityOptunaSearch(
-            space=space.distributions,
-            metric=VALIDATION_ACCURACY,
-            mode="max",
+        searcher = StudySearcher(
+            study,
+            space.distributions,
             sampler=optuna.samplers.TPESampler(seed=seed),
-            storage=study.storage,
-            study_name=study.name,
             run_id=run_id,
+            metric=VALIDATION_ACCURACY,
         )
         mark_study(searcher.study, family.NAME, space.distributions)
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
@@ -169,17 +169,17 @@ def run_search(
     started = time.monotonic()
     grid = []
     if num_samples > 0 and time_budget_s > 0:
-        with stop_gracefully_on_signals() as stop:
+        with stop_gracefully_on_signals() as stop, attached_study(run_id, study):
             grid = tuner.fit()
         if stop.requested:
             name = signal.Signals(stop.signum).name
             raise SearchInterrupted(f"search stopped by {name}; Ray Tune saved its state", stop.signum)
     seconds = time.monotonic() - started
     outcomes = [outcome_of(result) for result in grid]
+    why = "the search ended (its time budget or trial cap) while it ran"
+    close_running(study, run_id, CUT_OFF, why, {o.trial_id: o for o in outcomes})
     optuna_study = study.load()
     if optuna_study is not None:  # None: a run recorded before the study was kept on disk
-        why = "the search ended (its time budget or trial cap) while it ran"
-        close_running(optuna_study, run_id, CUT_OFF, why, {o.trial_id: o for o in outcomes})
         outcomes += earlier_outcomes(optuna_study, run_id, {o.trial_id for o in outcomes})
     trials = trials_table(outcomes, list(space.distributions))
     try:

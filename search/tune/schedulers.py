@@ -1,4 +1,4 @@
-"""The search's scheduler: ASHA (or every trial in full), saving as trials end, finishing in time."""
+"""The search's scheduler: ASHA (or every trial in full), finishing in time."""
 
 from __future__ import annotations
 
@@ -7,20 +7,19 @@ from typing import Any
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from search.tune.deadline import FinishesInTime
-from search.tune.saving import SavesWhenTrialsEnd
 
 
-class SearchFIFOScheduler(SavesWhenTrialsEnd, FinishesInTime, FIFOScheduler):
+class SearchFIFOScheduler(FinishesInTime, FIFOScheduler):
     """Every trial trains its whole budget, unless it could not finish in time."""
 
 
-class SearchASHAScheduler(SavesWhenTrialsEnd, FinishesInTime, ASHAScheduler):
+class SearchASHAScheduler(FinishesInTime, ASHAScheduler):
     """ASHA, and no trial goes on to a rung it could not finish in time."""
 
 
 def search_scheduler(plan: Any | None, time_budget_s: float) -> TrialScheduler:
-    """ASHA with the rungs of ``plan``, or none (FIFO) when ``plan`` is None; both save Ray Tune's state as
-    trials end (``search.tune.saving``) and stop trials that could not finish in time (``search.tune.deadline``)."""
+    """ASHA with the rungs of ``plan``, or none (FIFO) when ``plan`` is None; both stop trials that could not
+    finish in time (``search.tune.deadline``)."""
     if plan is None:
         return SearchFIFOScheduler(time_budget_s=time_budget_s)
     return SearchASHAScheduler(time_budget_s=time_budget_s, **vars(plan))

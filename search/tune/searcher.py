@@ -1,24 +1,38 @@
-"""The Optuna searcher, told honestly how far each trial got.
+"""Ray Tune's searcher over an Optuna study, on Optuna's public ask / report / tell alone.
 
-Ray's ``OptunaSearch`` reports every result to Optuna as an intermediate value (step: the trial's
-report count), but when a scheduler stops a trial it tells Optuna the trial is COMPLETE with its
-last, low-budget score, as if that were what the configuration reaches. Here a trial that ended
-before its full budget (``progress`` below 1) is told as PRUNED instead. Optuna's TPE then ranks
-it below every complete trial, and among pruned trials by how far they got, then by their last
-score: a configuration that lost at a rung still steers the search away from its region, without
-posing as a finished result.
+Each trial Ray Tune asks for is an Optuna trial (``Study.ask``), marked with the run and Ray Tune's
+trial id. Every result is an intermediate value (``Trial.report``). When the trial ends, Optuna
+hears how far it got: COMPLETE with its score at its full budget; PRUNED, with its last score as
+the last intermediate value, when a scheduler stopped it before (Ray's own ``OptunaSearch`` tells
+such a trial COMPLETE, as if its low-budget score were what the configuration reaches); FAIL when it
+raised. Optuna's TPE ranks pruned trials below every complete one, and among themselves by how far
+they got, then by their last score: a configuration that lost at a rung steers the search away from
+its region without posing as a finished result.
+
+The study lives in its storage from the first trial (a journal in the run folder, or a database), so
+it is the record of what finished. Ray Tune's saved state is a cache on top: the searcher saves only
+which Ray Tune trial is which Optuna trial, and its sampler, and never the study's storage (no path,
+no password goes into Ray Tune's files). A searcher that Ray Tune restores finds its study through
+``attached_study``.
+
+The space is Optuna distributions by name, or a define-by-run function of an ``optuna.Trial`` that
+returns the config (a multi-family search's first choice is the family).
 """
 
 from __future__ import annotations
 
 import logging
+import pickle
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution
+from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
-from ray.tune.search.optuna import OptunaSearch
+from ray.tune.search import Searcher
 
 from search import study as stored
 from search.trial_report import TrialReport, reached_full_budget
@@ -27,9 +41,22 @@ from search.tune.trial import TRIAL_ERROR, where_and_when
 
 logger = logging.getLogger(__name__)
 
-PRIVATE_STATE = {"_ot_study": optuna.Study, "_ot_trials": dict, "_completed_trials": set}
-"""The private attributes of Ray's ``OptunaSearch`` (Ray 2.60) that the shim below reads, and their
-types; ``tests/test_fidelity.py`` fails loudly if a Ray release moves them."""
+Space = Mapping[str, BaseDistribution] | Callable[[optuna.Trial], dict[str, Any]]
+STATE_FORMAT = "study-searcher/1"
+"""Marks the searcher's saved state (``searcher-state-*.pkl``), so that a resume can tell it is whole."""
+
+_ATTACHED: dict[str, stored.StudyPlace] = {}
+"""The studies this driver has open, by run: where a searcher that Ray Tune unpickles finds its own."""
+
+
+@contextmanager
+def attached_study(run_id: str, place: stored.StudyPlace) -> Iterator[None]:
+    """While a search of ``run_id`` runs or is restored, its searcher finds its study at ``place``."""
+    _ATTACHED[run_id] = place
+    try:
+        yield
+    finally:
+        _ATTACHED.pop(run_id, None)
 
 
 @contextmanager
@@ -44,50 +71,129 @@ def keeping_first_values() -> Iterator[None]:
         yield
 
 
-class MultiFidelityOptunaSearch(OptunaSearch):
-    """``OptunaSearch`` that tells Optuna a trial stopped early is PRUNED, not COMPLETE.
+class StudySearcher(Searcher):
+    """Suggests configs from an Optuna study and tells it how each trial ended (see the module)."""
 
-    Every trial it asks Optuna for is marked with ``run_id`` and Ray Tune's trial id, and when it ends,
-    with what it reached (``search/study.py``), so that the study alone tells the search's story.
-    """
-
-    def __init__(self, *args, run_id: str = "", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        place: stored.StudyPlace,
+        space: Space,
+        *,
+        sampler: optuna.samplers.BaseSampler,
+        run_id: str,
+        metric: str,
+        mode: str = "max",
+    ) -> None:
+        super().__init__(metric=metric, mode=mode)
+        self.space = space
+        self.sampler = sampler
         self.run_id = run_id
+        self.place = place
+        self.study = place.create(sampler, maximize=mode == "max")
+        self._running: dict[str, optuna.Trial] = {}
+        """Ray Tune's trial id -> its Optuna trial, until Optuna is told how it ended."""
 
-    def suggest(self, trial_id: str) -> dict | None:
-        """The next config; its Optuna trial is marked with this run and Ray Tune's trial id."""
-        new = trial_id not in self._ot_trials
-        config = super().suggest(trial_id)
-        if new and trial_id in self._ot_trials:
-            ot_trial = self._ot_trials[trial_id]
-            ot_trial.set_user_attr(stored.RUN, self.run_id)
-            ot_trial.set_user_attr(stored.TUNE_TRIAL_ID, trial_id)
+    # What Ray Tune calls
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        """The space is the searcher's own: a Tune ``param_space`` is refused."""
+        return not config
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None:
+        """The next config: an Optuna trial asked for and marked with this run and Ray Tune's id."""
+        if callable(self.space):
+            trial = self.study.ask()
+            config = self.space(trial)
+        else:
+            trial = self.study.ask(fixed_distributions=dict(self.space))
+            config = dict(trial.params)
+        trial.set_user_attr(stored.RUN, self.run_id)
+        trial.set_user_attr(stored.TUNE_TRIAL_ID, trial_id)
+        self._running[trial_id] = trial
         return config
 
-    @property
-    def study(self) -> optuna.Study:
-        """The Optuna study behind the searcher."""
-        return self._ot_study
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Each scored result is an intermediate value at its report's step."""
+        trial = self._running.get(trial_id)
+        if trial is None or TRIAL_ERROR in result or result.get(self.metric) is None:
+            return
+        with keeping_first_values():
+            trial.report(float(result[self.metric]), int(result[TRAINING_ITERATION]))
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
-        if result and TRIAL_ERROR in result:
-            error = True  # its config raised inside the trial (search/tune/trial.py): Optuna records a FAIL
-        if result and trial_id in self._ot_trials and not self._told(trial_id):
-            self._record(self._ot_trials[trial_id], result)
-        if error or not result or reached_full_budget(result) or self._told(trial_id):
-            super().on_trial_complete(trial_id, result, error)
+        trial = self._running.pop(trial_id, None)
+        if trial is None:  # told already, or not this searcher's
             return
-        self._tell_pruned(trial_id, result)
+        result = result or {}
+        if result:
+            self._record(trial, result)
+        score = result.get(self.metric)
+        try:
+            if error or TRIAL_ERROR in result:
+                self.study.tell(trial, state=TrialState.FAIL)
+            elif score is not None and reached_full_budget(result):
+                self.study.tell(trial, float(score), state=TrialState.COMPLETE)
+            else:
+                # Ray Tune hands the result that made the scheduler stop the trial to on_trial_complete
+                # only: it becomes the last intermediate value, by which TPE ranks pruned trials
+                self._report_last(trial, result)
+                self.study.tell(trial, state=TrialState.PRUNED)
+        except Exception as exc:  # noqa: BLE001 - as Ray's OptunaSearch: a bad tell must not stop the search
+            logger.warning(exc)
 
-    def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """An intermediate value for Optuna; the last result of a failed trial holds none."""
-        if TRIAL_ERROR not in result:
+    def _report_last(self, trial: optuna.Trial, result: dict) -> None:
+        """``result``'s score as ``trial``'s intermediate value, when it holds one."""
+        if result.get(self.metric) is not None and result.get(TRAINING_ITERATION) is not None:
             with keeping_first_values():
-                super().on_trial_result(trial_id, result)
+                trial.report(float(result[self.metric]), int(result[TRAINING_ITERATION]))
 
-    def _record(self, ot_trial: optuna.Trial, result: dict) -> None:
+    def save(self, checkpoint_path: str) -> None:
+        """Which Ray Tune trial is which Optuna trial, and the sampler; the study stays in its storage."""
+        with open(checkpoint_path, "wb") as file:
+            pickle.dump(self.get_state(), file)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as file:
+            self.set_state(pickle.load(file))
+
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "run_id": self.run_id,
+            "sampler": self.sampler,
+            "running": {trial_id: trial.number for trial_id, trial in self._running.items()},
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if not is_saved_state(state):
+            raise ValueError("not a StudySearcher's saved state")
+        self.run_id, self.sampler = state["run_id"], state["sampler"]
+        self._reattach()
+        self._running = {
+            trial_id: self.place.trial(self.study, number) for trial_id, number in state["running"].items()
+        }
+
+    # Pickling (Ray Tune keeps the searcher in tuner.pkl): everything but the study and its storage
+
+    def __getstate__(self) -> dict[str, Any]:
+        kept = {k: v for k, v in self.__dict__.items() if k not in ("place", "study", "_running")}
+        return {**kept, "_running_numbers": {trial_id: trial.number for trial_id, trial in self._running.items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        numbers = state.pop("_running_numbers")
+        self.__dict__.update(state)
+        self._reattach()
+        self._running = {trial_id: self.place.trial(self.study, number) for trial_id, number in numbers.items()}
+
+    def _reattach(self) -> None:
+        place = _ATTACHED.get(self.run_id)
+        if place is None:
+            raise RuntimeError(f"the study of run {self.run_id!r} is not attached (see attached_study)")
+        self.place = place
+        self.study = place.create(self.sampler, maximize=self.mode == "max")
+
+    def _record(self, trial: optuna.Trial, result: dict) -> None:
         """What the trial reached, as user attributes of its Optuna trial (before it is told)."""
         try:
             last = TrialReport.from_metrics(result)
@@ -102,25 +208,11 @@ class MultiFidelityOptunaSearch(OptunaSearch):
         )
         try:
             for key, value in stored.outcome_attributes(outcome).items():
-                ot_trial.set_user_attr(key, value)
+                trial.set_user_attr(key, value)
         except Exception as exc:  # noqa: BLE001 - a lost attribute must not stop the search
             logger.warning(exc)
 
-    # The shim: the only code that touches OptunaSearch's private state (PRIVATE_STATE).
 
-    def _told(self, trial_id: str) -> bool:
-        return trial_id in self._completed_trials
-
-    def _tell_pruned(self, trial_id: str, result: dict) -> None:
-        ot_trial = self._ot_trials[trial_id]
-        try:
-            # Ray Tune hands the result that made the scheduler stop the trial to on_trial_complete only:
-            # it becomes the last intermediate value, by which TPE ranks pruned trials
-            step = result.get(TRAINING_ITERATION)
-            if step is not None and result.get(self.metric) is not None:
-                with keeping_first_values():
-                    ot_trial.report(result[self.metric], step)
-            self._ot_study.tell(ot_trial, state=optuna.trial.TrialState.PRUNED)
-        except Exception as exc:  # noqa: BLE001 - as OptunaSearch does: a bad tell must not stop the search
-            logger.warning(exc)
-        self._completed_trials.add(trial_id)
+def is_saved_state(state: Any) -> bool:
+    """Whether ``state`` (an unpickled ``searcher-state-*.pkl``) is a whole ``StudySearcher`` state."""
+    return isinstance(state, dict) and state.get("format") == STATE_FORMAT and isinstance(state.get("running"), dict)
