@@ -16,6 +16,17 @@ HEAD_RESOURCE = "node:__internal_head__"
 
 
 @dataclass(frozen=True)
+class TrialPlacement:
+    """What each trial holds and how many run at once."""
+
+    cpus: float
+    gpus: float
+    concurrent: int
+    grows_with_cluster: bool
+    """Whether more trials run at once as nodes join (no ``--max-concurrent`` was given)."""
+
+
+@dataclass(frozen=True)
 class ClusterResources:
     """What the cluster holds, read once after Ray starts and passed down as a value."""
 
@@ -51,6 +62,14 @@ class ClusterResources:
         if requested is not None:
             return requested
         return 1.0 if self.gpus > 0 else 0.0
+
+    def placement(
+        self, cpus_per_trial: float, gpus_per_trial: float | None, max_concurrent: int | None, uses_gpu: bool
+    ) -> TrialPlacement:
+        """Each trial's CPUs and GPUs, and trials at once, from a run's settings (None: the cluster decides)."""
+        gpus = self.gpus_per_trial(gpus_per_trial, uses_gpu)
+        concurrent = self.max_concurrent_trials(cpus_per_trial, gpus, max_concurrent)
+        return TrialPlacement(cpus_per_trial, gpus, concurrent, grows_with_cluster=max_concurrent is None)
 
     def retrain_cpus(self, cpus_per_trial: float) -> int:
         """The retrain runs alone: it takes the CPUs of the biggest node, at least a trial's."""

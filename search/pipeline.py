@@ -16,6 +16,7 @@ from search.families.base import SAMPLES
 from search.formatting import format_config, format_duration
 from search.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
 from search.report import write_report_or_warn
+from search.reporter import SILENT, Reporter
 from search.retrain import retrain_and_test
 from search.settings import Rungs, Settings
 from search.spaces import SearchSpace
@@ -38,25 +39,26 @@ def run_family(
     resources: ClusterResources,
     storage: Storage,
     study: StudyPlace,
-    quiet: bool = False,
+    reporter: Reporter = SILENT,
     resume: ResumePlan | None = None,
 ) -> dict[str, Any]:
     """Search ``settings.family``, retrain the best config, score it on test, write the run folder.
 
     Ray Tune keeps the trials in ``storage``, Optuna's study in ``study`` (both opened and checked
     before Ray started). With a ``resume`` plan, the folder exists already and its interrupted search
-    continues: from Ray Tune's state, or rebuilt from the study in a new experiment folder.
+    continues: from Ray Tune's state, or rebuilt from the study in a new experiment folder. Lines for
+    the user go to ``reporter``.
     """
+    say = reporter.say
     family = get_family(settings.family)
     run_dir = settings.output_dir
     if resume is not None and resume.restore:
-        print(f"== {settings.family}: going on from Ray Tune's saved state ({len(resume.kept)} finished trials)")
+        say(f"== {settings.family}: going on from Ray Tune's saved state ({len(resume.kept)} finished trials)")
     if resume is not None and not resume.restore:
         settings = record_new_experiment(settings)
-        print(
+        say(
             f"== {settings.family}: Ray Tune's state is {resume.problem}; going on from the study: "
-            f"{len(resume.kept)} finished trials kept, {len(resume.running)} that were running run again",
-            flush=True,
+            f"{len(resume.kept)} finished trials kept, {len(resume.running)} that were running run again"
         )
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=True)  # the command line checked that it is new or empty
@@ -71,41 +73,31 @@ def run_family(
             },
         )
     sizes = splits.describe()
-    gpus = resources.gpus_per_trial(settings.gpus_per_trial, family.USES_GPU)
-    concurrent = resources.max_concurrent_trials(settings.cpus_per_trial, gpus, settings.max_concurrent)
-    print(
+    placement = resources.placement(
+        settings.cpus_per_trial, settings.gpus_per_trial, settings.max_concurrent, family.USES_GPU
+    )
+    say(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
         f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
         f"{describe_patience(settings.patience)}; "
-        f"{concurrent} at once, each holding {settings.cpus_per_trial:g} CPUs and {gpus:g} GPUs; "
-        f"{describe_scheduler(settings.rungs, family.FIDELITY)}",
-        flush=True,
+        f"{placement.concurrent} at once, each holding {placement.cpus:g} CPUs and {placement.gpus:g} GPUs; "
+        f"{describe_scheduler(settings.rungs, family.FIDELITY)}"
     )
     if settings.storage_path:
-        print(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}", flush=True)
-    print(f"== {settings.family}: Optuna study {study.name!r} in {study.where}", flush=True)
+        say(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}")
+    say(f"== {settings.family}: Optuna study {study.name!r} in {study.where}")
     try:
         search = run_search(
+            settings,
             family,
             space,
             splits.search,
             resources=resources,
-            num_samples=settings.num_samples,
-            time_budget_s=settings.time_budget_s,
-            seed=settings.seed,
-            cpus_per_trial=settings.cpus_per_trial,
-            gpus_per_trial=gpus,
-            max_concurrent=concurrent,
-            fixed_concurrency=settings.max_concurrent is not None,
             storage=storage,
             study=study,
-            run_id=settings.run,
-            experiment_name=settings.experiment_name,
-            rungs=settings.rungs,
-            patience=settings.patience,
             resume=resume,
-            verbose=0 if quiet else 1,
+            reporter=reporter,
         )
     except NoTrialScored as error:  # every trial failed: the table and the log say how, the study has them too
         if error.trials is not None:
@@ -113,14 +105,10 @@ def run_family(
         write_failure_log(run_dir, error.outcomes)
         raise
     write_failure_log(run_dir, search.outcomes)
-    print(
-        f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}",
-        flush=True,
-    )
-    print(
+    say(f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}")
+    say(
         f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
-        f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images",
-        flush=True,
+        f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images"
     )
     retrain = retrain_and_test(
         settings.family,
@@ -130,7 +118,7 @@ def run_family(
         splits.y_test,
         seed=settings.seed,
         cpus=resources.retrain_cpus(settings.cpus_per_trial),
-        gpus=1 if gpus > 0 else 0,
+        gpus=1 if placement.gpus > 0 else 0,
     )
     family.save(retrain.model, run_dir / family.MODEL_FILE)
     predictions = keep_predictions(splits.y_test, retrain.predictions, splits.X_test, splits.search.image_shape)
@@ -138,9 +126,9 @@ def run_family(
     baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
     report = build_report(settings, baseline, search, retrain, resources.cpus, predictions.confusion_matrix())
     write_run_files(run_dir, report, search.trials)
-    page = write_report_or_warn(run_dir)
+    page = write_report_or_warn(run_dir, reporter)
     if page is not None:
-        print(f"== {settings.family}: report: {page}", flush=True)
+        say(f"== {settings.family}: report: {page}")
     return report
 
 

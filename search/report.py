@@ -20,6 +20,7 @@ import pandas as pd
 
 from search.errors import InputError
 from search.formatting import format_config
+from search.reporter import Reporter
 from search.summary import SUMMARY_COLUMNS, summary_cells
 from search.visual.run_record import NotARun, RunRecord, family_runs, load_run
 
@@ -62,13 +63,13 @@ def write_combined_report(folder: Path, runs: Sequence[RunRecord] | None = None)
     return write_comparison(runs, folder, stem="report", title=f"Every family: {folder.name}")
 
 
-def write_report_or_warn(folder: Path, combined: bool = False) -> Path | None:
+def write_report_or_warn(folder: Path, reporter: Reporter, combined: bool = False) -> Path | None:
     """The report at the end of a run (``combined``: of a ``--family all`` run); a figure that fails costs a
-    warning, never the run's results, which are saved already."""
+    warning to ``reporter``, never the run's results, which are saved already."""
     try:
         return write_combined_report(folder) if combined else write_run_report(load_run(folder))
     except Exception as error:  # noqa: BLE001 - the plots are extra
-        print(f"warning: the report was not written ({error}); try python -m search.report {folder}", file=sys.stderr)
+        reporter.warn(f"the report was not written ({error}); try python -m search.report {folder}")
         return None
 
 

@@ -22,6 +22,7 @@ from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_data
 from search.errors import InputError
 from search.families import FAMILIES, get_family
 from search.lock import LOCK_FILE, FolderInUse, FolderNotEmpty, holds_only_lock, lock_folder
+from search.reporter import Reporter
 from search.settings import (
     DEFAULT_RUNGS,
     SCHEDULERS,
@@ -432,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
                 resources,
                 storages[s.family],
                 studies[s.family],
-                quiet=args.quiet,
+                reporter=Reporter(quiet=args.quiet),
                 resume=resumes[s.family],
             )
             for s in plans
@@ -453,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(reports) > 1:
         (output_dir / "report.md").write_text(table + "\n")
         write_json(output_dir / "report.json", reports)
-        write_report_or_warn(output_dir, combined=True)
+        write_report_or_warn(output_dir, Reporter(), combined=True)
     print("\n" + table)
     print(f"\nresults: {output_dir}")
     return 0

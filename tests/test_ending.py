@@ -6,20 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-import ray
 from ray.tune.schedulers import TrialScheduler
 
-from search.cluster import read_resources
 from search.ending import CONVERGED, TIME_BUDGET, TRIAL_CAP, why_search_ended
 from search.plateau import Plateau, standard_error
-from search.spaces import load_space
-from search.storage import open_storage
-from search.study import open_study_place
 from search.trial_report import TrialReport
 from search.trials import TrialOutcome
-from search.tune.runner import run_search
 from search.tune.schedulers import SearchFIFOScheduler
-from tests import scripted_family
+from tests.digits_search import search_digits
 
 VALIDATION = 5250
 SE = standard_error(0.98, VALIDATION)  # about 0.19 points
@@ -100,15 +94,9 @@ CONSTANT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, lo
 
 @pytest.mark.slow
 def test_a_search_that_stops_improving_ends_before_its_trial_cap(ray_cluster, digits_splits, tmp_path):
-    ray.cloudpickle.register_pickle_by_value(scripted_family)  # the workers cannot import tests/
-    space_path = tmp_path / "space.yaml"
-    space_path.write_text(CONSTANT)
-    space = load_space(space_path, scripted_family.PARAMETERS)
-    result = run_search(
-        scripted_family, space, digits_splits.search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
-        num_samples=40, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=1, patience=3,
-    )  # fmt: skip
+    result = search_digits(
+        digits_splits, tmp_path, "scripted", CONSTANT, num_samples=40, time_budget_s=120, max_concurrent=1, patience=3
+    )
     assert result.ended.reason == CONVERGED, result.ended.why
     assert 4 <= len(result.trials) <= 6, "the first trial, three without a gain, and those already started"
     assert "3 trials in a row" in result.ended.why

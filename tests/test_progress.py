@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from search.reporter import Reporter
 from search.tune.progress import ProgressPrinter
 
 
 def test_a_quiet_search_says_how_far_its_running_trials_have_got(capsys):
-    printer = ProgressPrinter("validation_accuracy", ["epochs"], num_samples=4, heartbeat_s=0)
+    printer = ProgressPrinter("validation_accuracy", ["epochs"], 4, Reporter(), heartbeat_s=0)
     first, second = SimpleNamespace(trial_id="a", config={"epochs": 10}), SimpleNamespace(trial_id="b", config={})
     printer.on_step_end(0, [])
     assert capsys.readouterr().out == "", "nothing to say before any trial has reported"
@@ -26,8 +27,18 @@ def test_a_quiet_search_says_how_far_its_running_trials_have_got(capsys):
 
 
 def test_the_running_line_waits_for_a_quiet_spell(capsys):
-    printer = ProgressPrinter("validation_accuracy", [], num_samples=1)  # the default: 2 minutes
+    printer = ProgressPrinter("validation_accuracy", [], 1, Reporter())  # the default: 2 minutes
     trial = SimpleNamespace(trial_id="a", config={})
     printer.on_trial_result(0, [], trial, {"validation_accuracy": 0.9, "progress": 0.5, "epochs_done": 1})
     printer.on_step_end(1, [])
     assert capsys.readouterr().out == ""
+
+
+def test_quiet_keeps_the_trial_lines_back_but_not_the_headlines(capsys):
+    reporter = Reporter(quiet=True)
+    printer = ProgressPrinter("validation_accuracy", [], 1, reporter, heartbeat_s=0)
+    trial = SimpleNamespace(trial_id="a", config={})
+    printer.on_trial_result(0, [], trial, {"validation_accuracy": 0.9, "progress": 1.0, "epochs_done": 1})
+    printer.on_trial_complete(1, [], trial)
+    reporter.say("== svc: the search ended")
+    assert capsys.readouterr().out == "== svc: the search ended\n"

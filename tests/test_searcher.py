@@ -8,19 +8,12 @@ from pathlib import Path
 
 import optuna
 import pytest
-import ray
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from search.cluster import read_resources
-from search.data import load_dataset, make_splits
-from search.families import FAMILIES
-from search.spaces import default_space_path, load_space
-from search.storage import open_storage
 from search.study import RUN, TUNE_TRIAL_ID, open_study_place
-from search.tune.runner import run_search
 from search.tune.searcher import StudySearcher, attached_study, is_saved_state
-from tests import scripted_family
+from tests.digits_search import search_digits
 
 RECORDED = json.loads((Path(__file__).parent / "data" / "suggestion_order.json").read_text())
 SCRIPTED_SPACE = "quality: {type: float, low: 0.1, high: 0.95}\nepochs: {type: int, low: 1, high: 9}\n"
@@ -89,21 +82,11 @@ def test_a_define_by_run_space_chooses_first_and_asks_what_follows_from_it(tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", ["scripted", "logistic"])
-def test_one_trial_at_a_time_suggests_what_rays_optuna_search_suggested(ray_cluster, tmp_path, family):
+def test_one_trial_at_a_time_suggests_what_rays_optuna_search_suggested(ray_cluster, digits_splits, tmp_path, family):
     """Against the configs, states and scores recorded with the subclass of Ray's OptunaSearch it replaced."""
-    ray.cloudpickle.register_pickle_by_value(scripted_family)  # the workers cannot import tests/
-    if family == "scripted":
-        chosen = scripted_family
-        (tmp_path / "space.yaml").write_text(SCRIPTED_SPACE)
-        space = load_space(tmp_path / "space.yaml", chosen.PARAMETERS)
-    else:
-        chosen = FAMILIES[family]
-        space = load_space(default_space_path(family), chosen.PARAMETERS)
-    run_search(
-        chosen, space, make_splits(load_dataset("digits")).search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
-        num_samples=24, time_budget_s=600, seed=0, cpus_per_trial=1, max_concurrent=1, patience=0,
-    )  # fmt: skip
+    space = SCRIPTED_SPACE if family == "scripted" else None
+    options = dict(num_samples=24, time_budget_s=600, max_concurrent=1, patience=0)
+    search_digits(digits_splits, tmp_path, family, space, **options)
     study = open_study_place(None, "test", tmp_path).load()
     trials = sorted(study.trials, key=lambda t: t.number)
     now = [{"params": t.params, "state": t.state.name, "value": t.value} for t in trials]

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import ray
 
 from search.cluster import ClusterResources, read_resources
 from search.families import FAMILIES
 from search.settings import Rungs
-from search.spaces import default_space_path, load_space
-from search.storage import open_storage
-from search.study import open_study_place
-from search.tune.runner import run_search
-from tests import scripted_family
+from tests.digits_search import search_digits
 
 NO_SCHEDULER = Rungs(scheduler="none")
 
 
 def search(family, digits_splits, tmp_path, space_yaml=None, **options):
     """A quiet search on the digits: the family's own space, or ``space_yaml``."""
-    space_path = default_space_path(family)
-    if space_yaml is not None:
-        space_path = tmp_path / "space.yaml"
-        space_path.write_text(space_yaml)
-    space = load_space(space_path, FAMILIES[family].PARAMETERS)
-    settings = dict(num_samples=4, time_budget_s=120, seed=0, cpus_per_trial=1, max_concurrent=2)
-    return run_search(
-        FAMILIES[family], space, digits_splits.search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
-        **{**settings, **options},
-    )  # fmt: skip
+    return search_digits(digits_splits, tmp_path, family, space_yaml, **options)
 
 
 def test_the_clusters_resources_are_read_once_ray_runs(ray_cluster):
@@ -180,15 +165,10 @@ def expected_stopping_epochs(qualities: list[float], rungs: list[int], reduction
 
 @pytest.mark.slow
 def test_asha_stops_scripted_trials_at_exactly_the_rungs_successive_halving_gives(ray_cluster, digits_splits, tmp_path):
-    ray.cloudpickle.register_pickle_by_value(scripted_family)  # the workers cannot import tests/
-    space_path = tmp_path / "space.yaml"
-    space_path.write_text("quality: {type: float, low: 0.0, high: 1.0}\nepochs: {type: int, low: 9, high: 9}\n")
-    space = load_space(space_path, scripted_family.PARAMETERS)
-    result = run_search(
-        scripted_family, space, digits_splits.search, resources=read_resources(), verbose=0,
-        storage=open_storage(None, tmp_path), study=open_study_place(None, "test", tmp_path), run_id="test",
-        num_samples=14, time_budget_s=300, seed=0, cpus_per_trial=1, max_concurrent=1, rungs=Rungs(),
-    )  # fmt: skip
+    space = "quality: {type: float, low: 0.0, high: 1.0}\nepochs: {type: int, low: 9, high: 9}\n"
+    result = search_digits(
+        digits_splits, tmp_path, "scripted", space, num_samples=14, time_budget_s=300, max_concurrent=1, rungs=Rungs()
+    )
     trials = result.trials  # in the order the trials were started
     assert trials["quality"].iloc[0] == 0.5, "the article's settings come first"
     expected = expected_stopping_epochs(trials["quality"].tolist(), [1, 3, 9], reduction_factor=3, epochs=9)

@@ -17,36 +17,31 @@ import time
 
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
+from search.cluster import TrialPlacement
+from search.reporter import Reporter
+
 RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
 WAITING = 1
 """Trials beyond what the cluster holds, waiting for a free slot (see above)."""
 
 
-def limit_concurrency(
-    searcher: Searcher, max_concurrent: int, *, fixed: bool, cpus_per_trial: float, gpus_per_trial: float
-) -> ConcurrencyLimiter:
-    """``searcher`` limited to ``max_concurrent`` trials at once; unless ``fixed``, the limit grows with the cluster."""
-    if fixed:
-        return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent)
-    return ClusterSizedLimiter(searcher, max_concurrent, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
+def limit_concurrency(searcher: Searcher, placement: TrialPlacement, reporter: Reporter) -> ConcurrencyLimiter:
+    """``searcher`` limited to ``placement.concurrent`` trials at once, a limit that may grow with the cluster."""
+    if not placement.grows_with_cluster:
+        return ConcurrencyLimiter(searcher, max_concurrent=placement.concurrent)
+    return ClusterSizedLimiter(searcher, placement, reporter)
 
 
 class ClusterSizedLimiter(ConcurrencyLimiter):
     """A ``ConcurrencyLimiter`` whose limit grows to what the cluster holds when nodes join."""
 
-    def __init__(
-        self,
-        searcher: Searcher,
-        max_concurrent: int,
-        *,
-        cpus_per_trial: float,
-        gpus_per_trial: float,
-    ) -> None:
-        super().__init__(searcher, max_concurrent=max_concurrent + WAITING)
-        self.fits = max_concurrent
-        self.cpus_per_trial = cpus_per_trial
-        self.gpus_per_trial = gpus_per_trial
+    def __init__(self, searcher: Searcher, placement: TrialPlacement, reporter: Reporter) -> None:
+        super().__init__(searcher, max_concurrent=placement.concurrent + WAITING)
+        self.fits = placement.concurrent
+        self.cpus_per_trial = placement.cpus
+        self.gpus_per_trial = placement.gpus
+        self.reporter = reporter
         self._checked = time.time()
 
     def suggest(self, trial_id: str):
@@ -63,10 +58,9 @@ class ClusterSizedLimiter(ConcurrencyLimiter):
         resources = read_resources()
         fits = resources.max_concurrent_trials(self.cpus_per_trial, self.gpus_per_trial)
         if fits > self.fits:
-            print(
+            self.reporter.progress(
                 f"  the cluster grew to {resources.nodes} nodes, {resources.cpus:g} CPUs, {resources.gpus:g} GPUs: "
-                f"{fits} trials at once",
-                flush=True,
+                f"{fits} trials at once"
             )
             self.fits = fits
             self.max_concurrent = fits + WAITING

@@ -9,6 +9,7 @@ from typing import Any
 from ray.tune import Callback
 
 from search.formatting import format_duration, format_value
+from search.reporter import Reporter
 from search.trial_report import EPOCHS_DONE, PROGRESS, TRAIN_SAMPLES, reached_full_budget
 from search.tune.trial import TRIAL_ERROR
 
@@ -20,8 +21,11 @@ class ProgressPrinter(Callback):
     """Prints one line when a trial ends (its score, its config, the best so far), and every
     ``heartbeat_s`` without one, a line on how far the running trials have got."""
 
-    def __init__(self, metric: str, parameters: list[str], num_samples: int, heartbeat_s: float = HEARTBEAT_S) -> None:
+    def __init__(
+        self, metric: str, parameters: list[str], num_samples: int, reporter: Reporter, heartbeat_s: float = HEARTBEAT_S
+    ) -> None:
         self.metric = metric
+        self.reporter = reporter
         self.parameters = parameters
         self.num_samples = num_samples
         self.heartbeat_s = heartbeat_s
@@ -53,7 +57,7 @@ class ProgressPrinter(Callback):
         self.last_line = now
         where = "; ".join(f"{budget} at {self.last_score[trial_id]:.2%}" for trial_id, budget in self.running.items())
         best = "-" if self.best is None else f"{self.best:.2%}"
-        print(f"  [{format_duration(now - self.started):>7}] running: {where}  | best {best}", flush=True)
+        self.reporter.progress(f"  [{format_duration(now - self.started):>7}] running: {where}  | best {best}")
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial ended normally (or was stopped), or its config failed."""
@@ -74,7 +78,9 @@ class ProgressPrinter(Callback):
         self.running.pop(trial.trial_id, None)
         self.last_line = time.monotonic()
         elapsed = format_duration(time.monotonic() - self.started)
-        print(f"  [{elapsed:>7}] a trial's worker or node died; it runs again from its last checkpoint", flush=True)
+        self.reporter.progress(
+            f"  [{elapsed:>7}] a trial's worker or node died; it runs again from its last checkpoint"
+        )
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial raised."""
@@ -87,9 +93,8 @@ class ProgressPrinter(Callback):
         config = ", ".join(f"{name}={format_value(trial.config.get(name))}" for name in self.parameters)
         best = "-" if self.best is None else f"{self.best:.2%}"
         elapsed = format_duration(time.monotonic() - self.started)
-        print(
-            f"  [{elapsed:>7}] trial {self.ended:>3}/{self.num_samples}: {outcome:<22} {config}  | best {best}",
-            flush=True,
+        self.reporter.progress(
+            f"  [{elapsed:>7}] trial {self.ended:>3}/{self.num_samples}: {outcome:<22} {config}  | best {best}"
         )
 
 

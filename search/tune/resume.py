@@ -4,8 +4,9 @@ Ray Tune's state (``experiment_state-*.json``, the searcher's pickle, ``tuner.pk
 can be read and knows every trial that the study on disk records (a finished one as finished). Then
 ``Tuner.restore`` goes on where the search stopped, unfinished trials from their last checkpoint.
 Otherwise (deleted, truncated, emptied, or behind the study because the driver was killed between two
-of Ray Tune's periodic saves) the search is rebuilt from the study: the finished trials are kept, the sampler learns from them, and the trials
-that were running run again as new ones. With neither, nothing can go on: one line, exit code 2.
+of Ray Tune's periodic saves) the search is rebuilt from the study: the finished trials are kept, the
+sampler learns from them, and the trials that were running run again as new ones. With neither,
+nothing can go on: one line, exit code 2.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from search.ending import why_search_ended
 from search.environment import prepare_driver
 from search.families.base import Family
 from search.fidelity import asha_rungs, max_epochs, sample_sizes
-from search.plateau import DEFAULT_PATIENCE
-from search.settings import DEFAULT_RUNGS, Rungs
+from search.reporter import SILENT, Reporter
+from search.settings import Settings
 from search.spaces import SearchSpace
-from search.storage import LOCAL_EXPERIMENT_NAME, Storage
+from search.storage import Storage
 from search.study import (
     CUT_OFF,
     INTERRUPTED,
@@ -58,44 +58,39 @@ def trial_cpus(cpus_per_trial: float) -> int:
 
 
 def run_search(
+    settings: Settings,
     family: Family,
     space: SearchSpace,
     data: FitData,
     *,
     resources: ClusterResources,
-    num_samples: int,
-    time_budget_s: float,
-    seed: int,
-    cpus_per_trial: float,
-    max_concurrent: int,
-    gpus_per_trial: float = 0,
-    fixed_concurrency: bool = True,
     storage: Storage,
     study: StudyPlace,
-    run_id: str,
-    experiment_name: str = LOCAL_EXPERIMENT_NAME,
-    rungs: Rungs = DEFAULT_RUNGS,
-    patience: int = DEFAULT_PATIENCE,
-    verbose: int = 1,
     resume: ResumePlan | None = None,
+    reporter: Reporter = SILENT,
 ) -> SearchResult:
-    """Search ``space`` for ``family`` on ``data``; Ray must already be initialised.
+    """Search ``space`` for ``family`` on ``data`` as ``settings`` say; Ray must already be initialised.
 
-    The article's settings are the first trial. ASHA (``rungs``) stops weak trials at each rung of
-    their budget; the best config is chosen among the trials that reached their full budget. The
-    search ends when it converges (``patience`` full-budget trials in a row without a gain beyond
-    the validation split's noise: ``search.plateau``), or at ``num_samples`` trials, or after
-    ``time_budget_s``; no trial starts a rung it could not finish by then.
-    ``max_concurrent`` trials run at once; unless ``fixed_concurrency``, more as nodes join. Trial
-    results and checkpoints go to ``experiment_name`` in ``storage``; a trial whose node or worker
-    dies is retried there from its last checkpoint. With ``resume``, an interrupted search saved
-    there continues where it stopped: finished trials are kept, unfinished ones run again, and the
-    searcher keeps what it had learnt. Optuna's study (``study``) records every trial as it runs, each
-    marked with ``run_id``; a ``resume`` plan that cannot restore Ray Tune's state goes on from the
-    study's trials instead, in a new experiment ``experiment_name``.
+    The article's settings are the first trial. ASHA (``settings.rungs``) stops weak trials at each
+    rung of their budget; the best config is chosen among the trials that reached their full budget.
+    The search ends when it converges (``settings.patience`` full-budget trials in a row without a
+    gain beyond the validation split's noise: ``search.plateau``), or at ``settings.num_samples``
+    trials, or after ``settings.time_budget_s``; no trial starts a rung it could not finish by then.
+    Trials hold what ``resources.placement`` gives them; without ``--max-concurrent``, more run at once
+    as nodes join. Trial results and checkpoints go to ``settings.experiment_name`` in ``storage``; a
+    trial whose node or worker dies is retried there from its last checkpoint. Optuna's study
+    (``study``) records every trial as it runs, each marked with ``settings.run``. With ``resume``, an
+    interrupted search goes on: from Ray Tune's saved state (finished trials kept, unfinished ones run
+    again from their checkpoints), or, when that state cannot be restored, from the study's trials.
+    Progress lines go to ``reporter``.
     """
     prepare_driver()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run_id, rungs = settings.run, settings.rungs
+    num_samples, time_budget_s = settings.num_samples, settings.time_budget_s
+    placement = resources.placement(
+        settings.cpus_per_trial, settings.gpus_per_trial, settings.max_concurrent, family.USES_GPU
+    )
     defaults = family.article_config(data.X_train.shape[1])
     sizes = sample_sizes(len(data.y_train), len(set(data.y_train.tolist())), rungs)
     trainable = tune.with_parameters(
@@ -103,13 +98,13 @@ def run_search(
         family=family,
         data=data,
         defaults=defaults,
-        seed=seed,
-        threads=trial_cpus(cpus_per_trial),
-        gpu_share=gpus_per_trial,
+        seed=settings.seed,
+        threads=trial_cpus(placement.cpus),
+        gpu_share=placement.gpus,
         sample_sizes=sizes,
     )
-    trainable = tune.with_resources(trainable, {"cpu": cpus_per_trial, "gpu": gpus_per_trial})
-    experiment_path = storage.experiment_path(experiment_name)
+    trainable = tune.with_resources(trainable, {"cpu": placement.cpus, "gpu": placement.gpus})
+    experiment_path = storage.experiment_path(settings.experiment_name)
     quiet_expected_noise()
     if resume is not None and resume.restore:
         with attached_study(run_id, study):
@@ -128,20 +123,14 @@ def run_search(
         searcher = StudySearcher(
             study,
             space.distributions,
-            sampler=optuna.samplers.TPESampler(seed=seed),
+            sampler=optuna.samplers.TPESampler(seed=settings.seed),
             run_id=run_id,
             metric=VALIDATION_ACCURACY,
         )
         mark_study(searcher.study, family.NAME, space.distributions)
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
             searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
-        limited = limit_concurrency(
-            searcher,
-            max_concurrent,
-            fixed=fixed_concurrency,
-            cpus_per_trial=cpus_per_trial,
-            gpus_per_trial=gpus_per_trial,
-        )
+        limited = limit_concurrency(searcher, placement, reporter)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -154,16 +143,14 @@ def run_search(
                 reuse_actors=True,
             ),
             run_config=tune.RunConfig(
-                name=experiment_name,
+                name=settings.experiment_name,
                 storage_path=storage.path,
                 storage_filesystem=storage.filesystem,
                 failure_config=tune.FailureConfig(max_failures=RETRIES),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 verbose=0,
-                stop=PlateauStopper(VALIDATION_ACCURACY, len(data.y_val), patience),
-                callbacks=[ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples)]
-                if verbose
-                else [],
+                stop=PlateauStopper(VALIDATION_ACCURACY, len(data.y_val), settings.patience),
+                callbacks=[ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples, reporter)],
             ),
         )
     started = time.monotonic()
@@ -187,11 +174,11 @@ def run_search(
     except NoTrialScored as error:
         error.trials, error.outcomes = trials, outcomes
         raise
-    share = training_core_share(trials, seconds, resources.cpus, cpus_per_trial)
+    share = training_core_share(trials, seconds, resources.cpus, placement.cpus)
     ended = why_search_ended(
         outcomes,
         validation_size=len(data.y_val),
-        patience=patience,
+        patience=settings.patience,
         num_samples=num_samples + (len(resume.kept) if resume is not None and not resume.restore else 0),
         time_budget_s=time_budget_s,
     )
