@@ -389,7 +389,10 @@ def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit:  # --help (0), or a bad option: argparse printed its line (2)
+        return int(exit.code or 0)
     resume = args.resume is not None
     made: list[Path] = []
     try:

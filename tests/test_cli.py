@@ -46,7 +46,9 @@ def signal_when_printed(process: subprocess.Popen, text: str, signum: int, timeo
 def test_end_to_end_on_digits(tmp_path):
     out = tmp_path / "run"
     out.mkdir()  # an empty folder is fine
-    result = run_cli("--family", "logistic", "--dataset", "digits", "--num-samples", "8", "--output-dir", str(out))
+    result = run_cli(
+        "--family", "logistic", "--dataset", "digits", "--num-samples", "8", "--patience", "0", "--output-dir", str(out)
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Ray dashboard: http://" in result.stdout
     assert "trial   8/8" in result.stdout, "progress is printed while the search runs"
@@ -63,6 +65,7 @@ def test_end_to_end_on_digits(tmp_path):
                                 "stopped_early": statuses.get("stopped_early", 0), "failed": 0,
                                 "retried": 0}  # fmt: skip
     stopped = trials[trials["status"] == "stopped_early"]
+    assert len(stopped) > 0 and statuses["completed"] > 0, "ASHA stops some of 8 trials and lets some finish"
     assert (stopped["train_samples"] < trials["train_samples"].max()).all(), "how far a stopped trial got"
     assert report["scheduler"] == "asha" and 0 < report["training_core_share"] <= 1
     assert report["test_accuracy"] > 0.9
@@ -175,15 +178,28 @@ BAD_INPUTS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path):
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path, capsys, monkeypatch):
+    """In-process through ``main(argv)``, as the command line calls it; one case runs as a subprocess below."""
+    from search.run import main
+
+    monkeypatch.delenv("SEARCH_DATA_DIR", raising=False)
     make_args, message = BAD_INPUTS[case]
     out = tmp_path / "out"
-    result = run_cli(*make_args(tmp_path), "--output-dir", str(out), timeout=120)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
+    assert main([*make_args(tmp_path), "--output-dir", str(out)]) == 2
+    stderr = capsys.readouterr().err
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert "Traceback" not in stderr
     assert not out.exists(), "no results folder is left behind"
+
+
+def test_bad_input_from_the_shell_exits_2_with_one_line(tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("--family", "svc", "--num-samples", "0", "--output-dir", str(out), timeout=120)
+    assert result.returncode == 2 and result.stderr == "error: --num-samples must be at least 1 (got 0)\n"
+    assert not out.exists()
+    unknown = run_cli("--family", "xgboost", timeout=120)
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1 and "invalid choice: 'xgboost'" in unknown.stderr
 
 
 def test_an_existing_results_folder_is_never_overwritten(tmp_path):

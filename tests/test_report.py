@@ -44,12 +44,12 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """A finished svc search and a finished mlp search on digits, each with ASHA."""
+    """A finished svc search (to its trial cap) and a finished mlp search on digits, each with ASHA."""
     made = {}
-    for family, samples in (("svc", "12"), ("mlp", "8")):
+    for family, samples, patience in (("svc", "12", "0"), ("mlp", "8", "6")):
         out = tmp_path_factory.mktemp("runs") / family
         result = run_cli("--family", family, "--dataset", "digits", "--num-samples", samples, "--quiet",
-                         "--output-dir", str(out))  # fmt: skip
+                         "--patience", patience, "--output-dir", str(out))  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert f"report: {out / 'report.html'}" in result.stdout, "the run says where its report is"
         made[family] = out
@@ -90,7 +90,8 @@ def test_every_figure_is_in_the_html_and_a_png_and_none_is_blank(runs, family):
     assert outside == [], "self-contained: nothing loaded from elsewhere"
     report = json.loads((out / "report.json").read_text())
     assert f"{report['test_accuracy']:.2%}" in page and format(report["validation_accuracy"], ".2%") in page
-    assert report["search_ended"]["reason"] in ("converged", "trial_cap", "time_budget")
+    if family == "svc":  # --patience 0: it runs to its trial cap
+        assert report["search_ended"]["reason"] == "trial_cap" and "all 12 trials" in report["search_ended"]["why"]
     assert html.escape(report["search_ended"]["why"]) in page, "the page says why the search ended"
 
 
