@@ -9,6 +9,14 @@ import pytest
 from search.data import shipped_mnist_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+NEEDS_MORE_THAN_PYTHON = ("cluster", "postgres", "browser", "install")
+"""Markers of tests that need root, a server, a browser or a build: slow too, so that -m "not slow" runs anywhere."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in NEEDS_MORE_THAN_PYTHON):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -47,6 +48,7 @@ def test_cluster_yaml_passes_rays_schema_and_the_preparation_of_ray_up(config, f
         hash_launch_conf(node_type["node_config"], prepared["auth"])
 
 
+@pytest.mark.skipif(not shutil.which("rsync") and not os.environ.get("CI"), reason="needs rsync (.ci/run has it)")
 def test_the_checkout_travels_without_its_virtual_environment_or_runs(config, fresh_clone, tmp_path):
     """The rsync that ``ray up`` runs for the ``.`` mount, with the config's filters, as a dry run."""
     (fresh_clone / ".venv" / "lib").mkdir(parents=True)

@@ -58,7 +58,7 @@ def installed_python(tmp_path_factory) -> Path:
     return python
 
 
-@pytest.mark.slow
+@pytest.mark.install
 def test_the_wheel_carries_the_spaces_and_mnist(installed_python, tmp_path):
     result = run([installed_python, "-c", WHERE_THINGS_ARE], tmp_path)
     assert result.returncode == 0, result.stderr
@@ -72,7 +72,7 @@ def test_the_wheel_carries_the_spaces_and_mnist(installed_python, tmp_path):
     assert modules <= {path.relative_to(installed) for path in installed.rglob("*.py")}, "every module is in the wheel"
 
 
-@pytest.mark.slow
+@pytest.mark.install
 def test_the_installed_command_runs_a_digits_search_from_another_folder(installed_python, tmp_path):
     result = run(
         [installed_python, "-m", "search.run", "--family", "logistic", "--dataset", "digits", "--num-samples", "4",

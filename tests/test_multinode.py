@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 from tests.ray_nodes import FAST_NODE_DEATH, RAY, RayCluster, free_port, wait_for
 from tests.test_cli import signal_when_printed
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.cluster
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
 """moto accepts any credentials; without some, uploads go unsigned and moto keeps their chunk framing."""

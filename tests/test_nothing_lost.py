@@ -23,10 +23,12 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 from search.storage import Storage
-from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID
-from search.tune.resume import tune_state_problem
+from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID, open_study_place
+from search.tune.resume import plan_resume, tune_state_problem
 from tests.conftest import ROOT
 from tests.test_cli import run_cli, signal_when_printed
+
+pytestmark = pytest.mark.slow  # every test runs the command line, or reads a run it made
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 NUM_SAMPLES = 10
@@ -110,7 +112,6 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.slow
 def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_trial(killed_run):
     out, kept, processes = killed_run
     assert not still_alive(processes), "no Ray process of the run outlives it by more than a few seconds"
@@ -131,24 +132,45 @@ def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_t
         assert trial.user_attrs[RUN] == json.loads((out / "settings.json").read_text())["run_id"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "damage",
-    ["experiment state deleted", "experiment state truncated", "searcher state emptied", "whole tune folder deleted"],
-)
-def test_damaged_ray_state_is_rebuilt_from_the_study_keeping_every_finished_trial(killed_run, tmp_path, damage):
-    out = copy_of(killed_run[0], tmp_path)
-    kept = finished_ids(out)
+DAMAGE = {
+    "experiment state deleted": "missing",
+    "experiment state truncated": "damaged (experiment_state-",
+    "searcher state emptied": "damaged (searcher-state-",
+    "whole tune folder deleted": "missing",
+}
+
+
+def damage(out: Path, kind: str) -> None:
+    """Damage the run's Ray Tune state as ``kind`` says."""
     tune_dir = out / "tune"
     state = max(tune_dir.glob("experiment_state-*.json"))
-    if damage == "experiment state deleted":
+    if kind == "experiment state deleted":
         state.unlink()
-    elif damage == "experiment state truncated":
+    elif kind == "experiment state truncated":
         state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
-    elif damage == "searcher state emptied":
+    elif kind == "searcher state emptied":
         max(tune_dir.glob("searcher-state-*.pkl")).write_bytes(b"")
     else:
         shutil.rmtree(tune_dir)
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_each_kind_of_damage_to_ray_state_is_found_and_the_study_keeps_every_finished_trial(killed_run, tmp_path, kind):
+    """In-process, as ``--resume`` plans; the rebuild that follows is the same for each (the test below)."""
+    out = copy_of(killed_run[0], tmp_path)
+    kept = finished_ids(out)
+    damage(out, kind)
+    settings = json.loads((out / "settings.json").read_text())
+    place = open_study_place(None, settings["study_name"], out, create=False)
+    plan = plan_resume(Storage(None, str(out)), settings["experiment_name"], place, settings["run_id"])
+    assert not plan.restore and plan.problem.startswith(DAMAGE[kind]), plan.problem
+    assert {t.user_attrs[TUNE_TRIAL_ID] for t in plan.kept} == kept
+
+
+def test_damaged_ray_state_is_rebuilt_from_the_study_keeping_every_finished_trial(killed_run, tmp_path):
+    out = copy_of(killed_run[0], tmp_path)
+    kept = finished_ids(out)
+    damage(out, "experiment state truncated")
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     assert f"going on from the study: {len(kept)} finished trials kept" in result.stdout
@@ -169,7 +191,6 @@ def test_resume_with_neither_ray_state_nor_study_exits_2_in_one_line(killed_run,
     assert sorted(p.name for p in out.iterdir()) == before, "nothing written"
 
 
-@pytest.mark.slow
 def test_two_runs_on_one_folder_one_exits_2_at_once(tmp_path):
     out = tmp_path / "run"
     first, second = start_search(out), start_search(out)
@@ -182,7 +203,6 @@ def test_two_runs_on_one_folder_one_exits_2_at_once(tmp_path):
     assert len([d for d in (out / "tune").iterdir() if d.name.startswith("mlp_trial_")]) == NUM_SAMPLES, "not mixed"
 
 
-@pytest.mark.slow
 def test_resume_of_a_running_search_exits_2(tmp_path):
     out = tmp_path / "run"
     process = start_search(out)
@@ -195,7 +215,6 @@ def test_resume_of_a_running_search_exits_2(tmp_path):
     assert result.returncode == 2 and "is in use by another run" in result.stderr
 
 
-@pytest.mark.slow
 def test_sigterm_during_the_retrain_stops_gracefully_and_resume_retrains(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "search.run", "--family", "svc", "--max-train-samples", "6000",

@@ -199,6 +199,7 @@ def test_tensorboard_reads_every_trials_scores_and_hparams(runs):
         assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams"), "the HParams table"
 
 
+@pytest.mark.browser
 @pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("REQUIRE_BROWSER"),
     reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",

@@ -30,7 +30,7 @@ def shared_study(url: str, name: str) -> optuna.Study:
     return open_study_place(url, name, run_dir=None).load()
 
 
-@pytest.mark.slow
+@pytest.mark.postgres
 def test_two_drivers_share_one_postgresql_study_and_the_second_warm_starts(database, tmp_path):
     study = ["--study-storage", database, "--study-name", "shared"]
     first = run_cli("--family", "logistic", *DIGITS, "--num-samples", "5", *study, "--output-dir", str(tmp_path / "a"))
