@@ -232,6 +232,8 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
     assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
     assert "Traceback" not in stderr
     assert not (out / "report.json").exists()
+    if stop == signal.SIGTERM:
+        return  # resuming is the same after either signal (and after a SIGTERM in the retrain: test_nothing_lost)
 
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr

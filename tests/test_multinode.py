@@ -28,7 +28,7 @@ pytestmark = pytest.mark.cluster
 S3_ENV = {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
 """moto accepts any credentials; without some, uploads go unsigned and moto keeps their chunk framing."""
 SMALL_KERAS = "units: {type: int, low: 16, high: 64}\nepochs: {type: int, low: 4, high: 4}\n"
-SVC_ON_MNIST_ROWS = ["--dataset", "mnist", "--max-train-samples", "4000", "--scheduler", "none"]
+SVC_ON_MNIST_ROWS = ["--dataset", "mnist", "--max-train-samples", "8000", "--scheduler", "none"]
 SLOWER_MLP = "units: {type: int, low: 64, high: 128}\nepochs: {type: int, low: 150, high: 150}\n"
 CHECKPOINTED_EPOCHS = 6
 """Epochs a trial has checkpointed when the node-loss test kills its node."""

@@ -50,9 +50,9 @@ def finished_ids(run_dir: Path) -> set[str]:
     return {t.user_attrs[TUNE_TRIAL_ID] for t in study.get_trials(states=FINISHED) if INTERRUPTED not in t.user_attrs}
 
 
-def start_search(out: Path, *options: str) -> subprocess.Popen:
+def start_search(out: Path, *options: str, num_samples: int = NUM_SAMPLES) -> subprocess.Popen:
     command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--scheduler", "none",
-               "--num-samples", str(NUM_SAMPLES), "--time-budget", "10m", "--patience", "0", "--output-dir", str(out),
+               "--num-samples", str(num_samples), "--time-budget", "10m", "--patience", "0", "--output-dir", str(out),
                *options]  # fmt: skip
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -193,14 +193,14 @@ def test_resume_with_neither_ray_state_nor_study_exits_2_in_one_line(killed_run,
 
 def test_two_runs_on_one_folder_one_exits_2_at_once(tmp_path):
     out = tmp_path / "run"
-    first, second = start_search(out), start_search(out)
+    first, second = start_search(out, num_samples=4), start_search(out, num_samples=4)
     outputs = [process.communicate(timeout=300)[0] for process in (first, second)]
     codes = sorted([first.returncode, second.returncode])
     assert codes == [0, 2], outputs
     refused = outputs[[first.returncode, second.returncode].index(2)]
     assert f"error: {out} is in use by another run (process " in refused
-    assert len(pd.read_csv(out / "trials.csv")) == NUM_SAMPLES
-    assert len([d for d in (out / "tune").iterdir() if d.name.startswith("mlp_trial_")]) == NUM_SAMPLES, "not mixed"
+    assert len(pd.read_csv(out / "trials.csv")) == 4
+    assert len([d for d in (out / "tune").iterdir() if d.name.startswith("mlp_trial_")]) == 4, "not mixed"
 
 
 def test_resume_of_a_running_search_exits_2(tmp_path):
@@ -217,7 +217,7 @@ def test_resume_of_a_running_search_exits_2(tmp_path):
 
 def test_sigterm_during_the_retrain_stops_gracefully_and_resume_retrains(tmp_path):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "search.run", "--family", "svc", "--max-train-samples", "6000",
+    command = [sys.executable, "-m", "search.run", "--family", "svc", "--max-train-samples", "4000",
                "--num-samples", "3", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stderr = signal_when_printed(process, "retraining on", signal.SIGTERM)
