@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.data import load_mnist, make_splits
+from search.core.data import load_mnist, make_splits
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ARTICLE = {

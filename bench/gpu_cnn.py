@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from search.trials import most_trials_at_once
+from search.core.trials import most_trials_at_once
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

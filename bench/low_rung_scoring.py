@@ -21,11 +21,11 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.model_selection import train_test_split
 
-from search.data import load_mnist, make_splits
+from search.core.data import load_mnist, make_splits
+from search.core.fidelity import nested_stratified_order, sample_sizes
+from search.core.settings import DEFAULT_RUNGS
+from search.core.spaces import default_space_path, load_space
 from search.families import svc
-from search.fidelity import nested_stratified_order, sample_sizes
-from search.settings import DEFAULT_RUNGS
-from search.spaces import default_space_path, load_space
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = (1 / 3, 1 / 2)

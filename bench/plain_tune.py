@@ -6,7 +6,7 @@
 random``: Ray Tune's default random search. Either way every trial fits SVC on the whole search
 training split and reports validation accuracy once; the data goes in through
 ``tune.with_parameters`` and ``max_concurrent_trials`` comes from the cluster's CPUs. The split
-and the space's bounds are the same as our search's (``search.data``, ``spaces/svc.yaml``).
+and the space's bounds are the same as our search's (``search.core.data``, ``spaces/svc.yaml``).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from ray.tune.search import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 from sklearn.svm import SVC
 
-from search.data import load_dataset, make_splits
+from search.core.data import load_dataset, make_splits
+from search.core.spaces import default_space_path, load_space
 from search.families import svc
-from search.spaces import default_space_path, load_space
 
 
 def objective(config: dict, data: tuple) -> None:

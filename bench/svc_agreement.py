@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.svm import SVC
 
-from search.data import load_mnist, make_splits
+from search.core.data import load_mnist, make_splits
 from search.families import svc
 
 RESULTS = Path(__file__).resolve().parent / "results"

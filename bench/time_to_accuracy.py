@@ -32,7 +32,7 @@ import sys
 import time
 from pathlib import Path
 
-from search.trial_report import VALIDATION_ACCURACY, reached_full_budget
+from search.core.trial_report import VALIDATION_ACCURACY, reached_full_budget
 from search.visual.core_seconds import core_seconds, training_share
 from search.visual.run_record import load_run
 

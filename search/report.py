@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from search.errors import InputError
-from search.formatting import format_config
-from search.reporter import Reporter
-from search.summary import SUMMARY_COLUMNS, summary_cells
+from search.core.errors import InputError
+from search.core.formatting import format_config
+from search.core.kinds import TrialStatus
+from search.core.reporter import Reporter
+from search.pipeline.summary import SUMMARY_COLUMNS, summary_cells
 from search.visual.run_record import NotARun, RunRecord, family_runs, load_run
 
 EXIT_BAD_INPUT = 2
@@ -128,7 +129,7 @@ def summary_rows(run: RunRecord) -> list[list[str]]:
 def best_trials_table(run: RunRecord) -> list[list[str]]:
     """The ``TOP_TRIALS`` best trials: completed ones first, then by validation accuracy."""
     names = [n for n in run.distributions() if n in run.trials.columns]
-    trials = run.trials.assign(done=run.trials["status"] == "completed", budget=run.budget_reached())
+    trials = run.trials.assign(done=run.trials["status"] == TrialStatus.COMPLETED.value, budget=run.budget_reached())
     trials = trials[trials["validation_accuracy"].notna()].sort_values(["done", "validation_accuracy"], ascending=False)
     rows = [["trial", "status", *names, "validation acc.", f"budget ({run.budget_unit})", "seconds"]]
     for _, trial in trials.head(TOP_TRIALS).iterrows():
@@ -159,7 +160,7 @@ def comparison_table(runs: Sequence[RunRecord]) -> list[list[str]]:
 
 def look_further(run: RunRecord) -> list[str]:
     """Where the same run can be explored interactively (``pip install -e ".[viz]"`` brings both tools)."""
-    from search.study import JOURNAL_FILE, hide_password
+    from search.records.study import JOURNAL_FILE, hide_password
 
     recorded = run.recorded
     storage = recorded.get("storage_path") or str(run.folder)

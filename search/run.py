@@ -8,33 +8,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import traceback
-import uuid
-from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from search.cluster import ClusterResources
-from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Splits, load_dataset, make_splits
-from search.errors import InputError
-from search.families import FAMILIES, get_family
-from search.lock import LOCK_FILE, FolderInUse, FolderNotEmpty, holds_only_lock, lock_folder
-from search.reporter import Reporter
-from search.settings import (
+from search.core.data import DATASETS, DEFAULT_VALIDATION_FRACTION, Dataset, Splits, checked_splits, load_dataset
+from search.core.errors import InputError
+from search.core.reporter import Reporter
+from search.core.settings import (
     DEFAULT_RUNGS,
     SCHEDULERS,
     Settings,
-    SettingsError,
-    default_budget,
     default_of,
-    parse_duration,
 )
-from search.spaces import SearchSpace, default_space_path, load_space
-from search.storage import is_uri, open_storage
-from search.study import JOURNAL_FILE, StudyPlace, check_study_matches, open_study_place
+from search.core.spaces import SearchSpace, load_space
+from search.families import FAMILIES, get_family
+from search.options import resolve_settings
+from search.records.folders import remove_made, results_folder
+from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
+from search.records.storage import open_storage
+from search.records.study import StudyPlace, check_study_matches, open_study_place
 from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
@@ -231,94 +224,14 @@ def rung_default(name: str) -> str:
     return "; ".join([str(default), *exceptions])
 
 
-def resolve_settings(
-    args: argparse.Namespace, family: str, output_dir: Path = Path("."), one_of_several: bool = False
-) -> Settings:
-    """Settings for one family: the family's default budget where the command line is silent.
-
-    ``Settings`` checks every value itself; an option the command line left out (None) takes the
-    family's budget or the setting's own default. The run is named in its study by the results
-    folder's name; a family ``one_of_several`` (``--family all``) adds its own name, to the study's too.
-    """
-    suffix = f"-{family}" if one_of_several else ""
-    label = (output_dir.parent.name if one_of_several else output_dir.name) + suffix
-    budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
-    rungs = replace(
-        budget.rungs,
-        **given(
-            scheduler=args.scheduler,
-            reduction_factor=args.reduction_factor,
-            grace_period=args.grace_period,
-            sample_rungs=args.sample_rungs,
-        ),
-    )
-    try:
-        time_budget_s = parse_duration(args.time_budget) if args.time_budget is not None else budget.time_budget_s
-    except SettingsError as error:
-        raise SettingsError(f"--time-budget: {error}") from None
-    return Settings(
-        family=family,
-        space_path=Path(args.space).resolve() if args.space else default_space_path(family),
-        num_samples=budget.num_samples if args.num_samples is None else args.num_samples,
-        time_budget_s=time_budget_s,
-        output_dir=output_dir,
-        dataset=args.dataset,
-        data_dir=_absolute(args.data_dir or os.environ.get("SEARCH_DATA_DIR")),
-        search_train_samples=budget.search_train_samples
-        if args.search_train_samples is None
-        else args.search_train_samples,
-        rungs=rungs,
-        **given(
-            max_train_samples=args.max_train_samples,
-            validation_fraction=args.validation_fraction,
-            max_concurrent=args.max_concurrent,
-            cpus_per_trial=args.cpus_per_trial,
-            gpus_per_trial=args.gpus_per_trial,
-            seed=args.seed,
-            patience=args.patience,
-            address=args.address,
-        ),
-        **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
-        study_storage=args.study_storage,
-        study_name=args.study_name + suffix if args.study_name else label,
-        run_id=f"{label}-{uuid.uuid4().hex[:8]}",
-    )
-
-
-def storage_settings(storage_path: str | None, output_dir: Path) -> dict[str, Any]:
-    """Where Ray Tune keeps the run: a shared place gets a folder of its own per run, the run folder ``tune/``."""
-    if not storage_path:
-        return {}
-    if not is_uri(storage_path):
-        storage_path = str(Path(storage_path).resolve())
-    return {"storage_path": storage_path, "experiment_name": f"{output_dir.name}-{uuid.uuid4().hex[:8]}"}
-
-
-def given(**options: Any) -> dict[str, Any]:
-    """The options the command line gave (not None)."""
-    return {name: value for name, value in options.items() if value is not None}
-
-
-def _absolute(path: str | None) -> str | None:
-    """Paths are recorded absolute, so that ``--resume`` works from any folder."""
-    return str(Path(path).resolve()) if path else None
-
-
-def choose_output_dir(args: argparse.Namespace, attempt: int = 1) -> Path:
-    """The results folder: ``--output-dir`` (which must not hold anything yet) or a new one.
-
-    The default is ``runs/<family>-<time>``, with ``-2``, ``-3`` ... on later ``attempt``s, when
-    another run took that folder in the same second.
-    """
-    if args.output_dir:
-        path = Path(args.output_dir)
-        # a folder with a lock is checked once it is locked: a run that holds it is then named as such
-        if not holds_only_lock(path) and not (path / LOCK_FILE).exists():
-            raise BadInput(f"--output-dir {path} already exists and is not empty; choose a new folder")
-        return path.resolve()
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    suffix = f"-{attempt}" if attempt > 1 else ""
-    return (Path("runs") / f"{args.family}-{stamp}{suffix}").resolve()
+def splits_by_family(dataset: Dataset, plans: list[Settings]) -> dict[str, Splits]:
+    """Each family's splits (checked); families with the same split options share one (``--family all``)."""
+    made: dict[tuple, Splits] = {}
+    for settings in plans:
+        options = (settings.validation_fraction, settings.max_train_samples, settings.search_train_samples)
+        if options not in made:
+            made[options] = checked_splits(dataset, *options)
+    return {s.family: made[(s.validation_fraction, s.max_train_samples, s.search_train_samples)] for s in plans}
 
 
 def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list[Settings]]:
@@ -328,7 +241,7 @@ def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list
     families = sorted(FAMILIES) if args.family == "all" else [args.family]
     if args.space and len(families) > 1:
         raise BadInput("--space names one family's space; it cannot be used with --family all")
-    output_dir = choose_output_dir(args, attempt)
+    output_dir = results_folder(args.output_dir, args.family, attempt)
     if len(families) == 1:
         return output_dir, [resolve_settings(args, families[0], output_dir)]
     plans = [resolve_settings(args, f, output_dir / f, one_of_several=True) for f in families]
@@ -415,17 +328,19 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         return refuse(error, made)
 
+    reporter = Reporter(quiet=args.quiet)
     try:
-        from search.cluster import start_ray  # imports ray only when called
+        from search.machine.cluster import check_cluster_fits, start_ray  # imports ray only when called
         from search.tune.interrupt import stop_on_sigterm
 
         resources = start_ray(args.address or plans[0].address, worker_logs=args.debug)  # before ray is imported
         stop_on_sigterm()  # after ray.init, whose own handler would exit with code 15
         try:
-            check_cluster_fits(plans, resources)
+            for settings in plans:
+                check_cluster_fits(settings, get_family(settings.family), resources, reporter)
         except InputError as error:
             return refuse(error, made)
-        from search.pipeline import run_family
+        from search.pipeline.family_run import run_family
 
         reports = [
             run_family(
@@ -436,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
                 resources,
                 storages[s.family],
                 studies[s.family],
-                reporter=Reporter(quiet=args.quiet),
+                reporter=reporter,
                 resume=resumes[s.family],
             )
             for s in plans
@@ -450,15 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}".splitlines()[0] + f" (partial results in {output_dir})", file=sys.stderr)
         return EXIT_FAILED
 
-    from search.report import write_report_or_warn
-    from search.summary import summary_table, write_json
+    from search.pipeline.family_run import finish
 
-    table = summary_table(reports)
-    if len(reports) > 1:
-        (output_dir / "report.md").write_text(table + "\n")
-        write_json(output_dir / "report.json", reports)
-        write_report_or_warn(output_dir, Reporter(), combined=True)
-    print("\n" + table)
+    print("\n" + finish(output_dir, reports, reporter))
     print(f"\nresults: {output_dir}")
     return 0
 
@@ -467,11 +376,7 @@ def refuse(error: InputError, made: list[Path]) -> int:
     """Bad input: one line, exit code 2, and the folders this run made (holding only its lock and empty
     study) removed again, as if it had never started."""
     print(f"error: {error}", file=sys.stderr)
-    for folder in reversed(made):
-        for name in (LOCK_FILE, JOURNAL_FILE):
-            (folder / name).unlink(missing_ok=True)
-        if folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+    remove_made(made)
     return EXIT_BAD_INPUT
 
 
@@ -479,55 +384,6 @@ def load_family_space(settings: Settings) -> SearchSpace:
     """The space file of ``settings``, checked against the parameters its family takes and their ranges."""
     family = get_family(settings.family)
     return load_space(settings.space_path, family.PARAMETERS, family.ALLOWED)
-
-
-def check_cluster_fits(plans: list[Settings], resources: ClusterResources) -> None:
-    """The cluster can run every plan: the GPUs asked for, and shared storage for checkpoints on other nodes.
-
-    A cluster that was joined may still grow (an autoscaler adds GPU nodes when trials ask for
-    them), so there too few GPUs is a warning; on the local Ray it is bad input.
-    """
-    for settings in plans:
-        family = get_family(settings.family)
-        wanted = settings.gpus_per_trial or 0
-        if family.USES_GPU and wanted > resources.gpus:
-            problem = f"--gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs"
-            if resources.local:
-                raise BadInput(problem)
-            print(f"warning: {problem} now; {settings.family} trials wait for a node with GPUs", file=sys.stderr)
-        if family.CHECKPOINTS and resources.trials_run_elsewhere and settings.storage_path is None:
-            where = f"has {resources.nodes} nodes" if resources.nodes > 1 else "runs trials on other nodes"
-            raise BadInput(
-                f"{settings.family} trials save checkpoints, and this cluster {where}: pass "
-                "--storage-path with a folder every node mounts (NFS) or a bucket (s3://bucket/prefix)"
-            )
-
-
-def splits_by_family(dataset, plans: list[Settings]) -> dict[str, Splits]:
-    """Each family's splits; families with the same split options share one (``--family all``)."""
-    made: dict[tuple, Splits] = {}
-    by_family = {}
-    for settings in plans:
-        options = (settings.validation_fraction, settings.max_train_samples, settings.search_train_samples)
-        if options not in made:
-            try:
-                made[options] = make_splits(
-                    dataset,
-                    validation_fraction=settings.validation_fraction,
-                    max_train_samples=settings.max_train_samples,
-                    search_train_samples=settings.search_train_samples,
-                )
-            except ValueError as error:  # scikit-learn's stratified split: too few rows for every class
-                raise BadInput(
-                    f"cannot split the {dataset.name} data with --max-train-samples {settings.max_train_samples}, "
-                    f"--validation-fraction {settings.validation_fraction:g} and --search-train-samples "
-                    f"{settings.search_train_samples}: {error}"
-                ) from None
-            validation_size = len(made[options].search.y_val)
-            if validation_size < 10:
-                raise BadInput(f"the validation split has only {validation_size} images; use more training samples")
-        by_family[settings.family] = made[options]
-    return by_family
 
 
 if __name__ == "__main__":

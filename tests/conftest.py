@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from search.data import shipped_mnist_dir
+from search.core.data import shipped_mnist_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 NEEDS_MORE_THAN_PYTHON = ("cluster", "postgres", "browser", "install")
@@ -40,6 +40,6 @@ def mnist_dir() -> Path:
 @pytest.fixture(scope="session")
 def digits_splits():
     """scikit-learn's digits, split the way a run splits them."""
-    from search.data import load_dataset, make_splits
+    from search.core.data import load_dataset, make_splits
 
     return make_splits(load_dataset("digits"))

@@ -7,13 +7,13 @@ from typing import Any
 
 import ray
 
-from search.cluster import read_resources
+from search.core.settings import Settings
+from search.core.spaces import default_space_path, load_space
+from search.core.trials import SearchResult
 from search.families import FAMILIES
-from search.settings import Settings
-from search.spaces import default_space_path, load_space
-from search.storage import open_storage
-from search.study import open_study_place
-from search.trials import SearchResult
+from search.machine.cluster import read_resources
+from search.records.storage import open_storage
+from search.records.study import open_study_place
 from search.tune.runner import run_search
 from tests import scripted_family
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.settings import Budget
+from search.core.trial_report import TrialReport
 from search.families.base import EPOCHS, Report
-from search.settings import Budget
-from search.trial_report import TrialReport
 
 NAME = "scripted"
 PARAMETERS = frozenset({"quality", "epochs"})

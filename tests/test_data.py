@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.data import DataError, Dataset, load_dataset, load_mnist, make_splits, read_idx_folder, shipped_mnist_dir
+from search.core.data import (
+    DataError,
+    Dataset,
+    load_dataset,
+    load_mnist,
+    make_splits,
+    read_idx_folder,
+    shipped_mnist_dir,
+)
 
 
 def test_with_no_folder_given_the_shipped_mnist_is_the_articles_matrix_and_split(monkeypatch):

@@ -8,10 +8,10 @@ import json
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from search.ending import CONVERGED, TIME_BUDGET, TRIAL_CAP, why_search_ended
-from search.plateau import Plateau, standard_error
-from search.trial_report import TrialReport
-from search.trials import TrialOutcome
+from search.core.ending import CONVERGED, TIME_BUDGET, TRIAL_CAP, why_search_ended
+from search.core.plateau import Plateau, standard_error
+from search.core.trial_report import TrialReport
+from search.core.trials import TrialOutcome
 from search.tune.schedulers import SearchFIFOScheduler
 from tests.digits_search import search_digits
 

@@ -149,7 +149,7 @@ def test_svc_fits_on_every_core_the_work_holds_and_predicts_what_libsvm_predicts
     from sklearnex.svm import SVC as IntelexSVC
 
     from search.families import svc
-    from search.threads import cap_threads
+    from search.machine.threads import cap_threads
 
     config = {"C": 5.0, "gamma": 0.02}
     with cap_threads(2):

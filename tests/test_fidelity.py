@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.data import FitData
-from search.fidelity import AshaRungs, asha_rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
-from search.settings import Rungs
-from search.trial_report import TrialReport
+from search.core.data import FitData
+from search.core.fidelity import AshaRungs, asha_rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
+from search.core.settings import Rungs
+from search.core.trial_report import TrialReport
 
 
 def test_sample_sizes_grow_by_the_reduction_factor_up_to_the_whole_split():

@@ -1,10 +1,10 @@
-"""A trial that shares its GPU gets a memory cap of its share (search/gpu.py)."""
+"""A trial that shares its GPU gets a memory cap of its share (search/machine/gpu.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from search.gpu import CONTEXT_MARGIN_MB, memory_limit_mb
+from search.machine.gpu import CONTEXT_MARGIN_MB, memory_limit_mb
 
 
 @pytest.mark.parametrize("share", [0.25, 0.5])

@@ -20,8 +20,8 @@ NOT_SOURCE = shutil.ignore_patterns(
 
 WHERE_THINGS_ARE = """
 import json, search
-from search.data import load_dataset
-from search.spaces import default_space_path
+from search.core.data import load_dataset
+from search.core.spaces import default_space_path
 mnist = load_dataset("mnist")
 print(json.dumps({"package": search.__file__, "space": str(default_space_path("svc")),
                   "mnist": mnist.source, "images": len(mnist.y)}))

@@ -18,7 +18,7 @@ import time
 import pandas as pd
 import pytest
 
-from search.trials import most_trials_at_once
+from search.core.trials import most_trials_at_once
 from tests.conftest import ROOT
 from tests.ray_nodes import FAST_NODE_DEATH, RAY, RayCluster, free_port, wait_for
 from tests.test_cli import signal_when_printed

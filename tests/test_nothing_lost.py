@@ -22,8 +22,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-from search.storage import Storage
-from search.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID, open_study_place
+from search.records.storage import Storage
+from search.records.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID, open_study_place
 from search.tune.resume import plan_resume, tune_state_problem
 from tests.conftest import ROOT
 from tests.test_cli import run_cli, signal_when_printed

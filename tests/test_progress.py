@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from search.reporter import Reporter
+from search.core.reporter import Reporter
 from search.tune.progress import ProgressPrinter
 
 

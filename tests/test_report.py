@@ -23,8 +23,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from search.core.predictions import PREDICTIONS_FILE, load_predictions
 from search.families import get_family
-from search.predictions import PREDICTIONS_FILE, load_predictions
 from tests.conftest import ROOT
 from tests.test_cli import run_cli
 

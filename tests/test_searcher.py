@@ -11,7 +11,7 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
-from search.study import RUN, TUNE_TRIAL_ID, open_study_place
+from search.records.study import RUN, TUNE_TRIAL_ID, open_study_place
 from search.tune.searcher import StudySearcher, attached_study, is_saved_state
 from tests.digits_search import search_digits
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from search.run import build_parser, resolve_settings, rung_default
-from search.settings import CONSTRAINTS, DEFAULT_RUNGS, Rungs, Settings, SettingsError, option_name, parse_duration
+from search.core.settings import CONSTRAINTS, DEFAULT_RUNGS, Rungs, Settings, SettingsError, option_name, parse_duration
+from search.options import resolve_settings
+from search.run import build_parser, rung_default
 
 
 def settings(**changes) -> Settings:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from search.core.spaces import SpaceError, default_space_path, load_space, spaces_dir
 from search.families import FAMILIES
-from search.spaces import SpaceError, default_space_path, load_space, spaces_dir
 
 PARAMETERS = frozenset({"C", "gamma", "units", "batch_size"})
 
@@ -59,10 +59,10 @@ def test_good_file_becomes_optuna_distributions(tmp_path):
     "text, message",
     [
         ("C: {type: normal, low: 1, high: 2}", r"parameter 'C': unknown type 'normal'"),
-        ("C: {type: float, low: 5.0, high: 1.0}", r"parameter 'C': `low <= high` must hold, but got \(low=5.0"),
-        ("C: {type: float, low: 0.0, high: 1.0, log: true}", r"`low > 0` must hold for `log=True`"),
+        ("C: {type: float, low: 5.0, high: 1.0}", r"parameter 'C': .*low.*high.*\(low=5\.0"),
+        ("C: {type: float, low: 0.0, high: 1.0, log: true}", r"parameter 'C': .*log"),
         ("C: {type: float, low: 1.0, high: 2.0, log: true, step: 1}", r"parameter 'C': .*`step` is not supported"),
-        ("units: {type: int, low: 1, high: 4, step: 0}", r"parameter 'units': `step > 0` must hold"),
+        ("units: {type: int, low: 1, high: 4, step: 0}", r"parameter 'units': .*step"),
         ("batch_size: {type: categorical, choices: []}", r"non-empty list of choices"),
         ("C: {type: float, low: 1, high: 2, scale: log}", r"unknown key scale"),
         ("kernel: {type: categorical, choices: [rbf]}", r"parameter 'kernel': not a parameter of this family"),

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from search.study import CUT_OFF, JOURNAL_FILE, RUN, open_study_place
+from search.records.study import CUT_OFF, JOURNAL_FILE, RUN, open_study_place
 from tests.postgres_server import free_port, postgres_server
 from tests.test_cli import run_cli
 from tests.test_nothing_lost import load_study

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from search import trial_report
-from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport, reached_full_budget
+from search.core import trial_report
+from search.core.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport, reached_full_budget
 from search.tune.trial import tune_report
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from search.trial_report import TrialReport
-from search.trials import (
+from search.core.trial_report import TrialReport
+from search.core.trials import (
     NoTrialScored,
     TrialOutcome,
     best_outcome,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.cluster import ClusterResources, read_resources
+from search.core.settings import Rungs
 from search.families import FAMILIES
-from search.settings import Rungs
+from search.machine.cluster import ClusterResources, read_resources
 from tests.digits_search import search_digits
 
 NO_SCHEDULER = Rungs(scheduler="none")

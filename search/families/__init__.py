@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from search.errors import InputError
+from search.core.errors import InputError
 from search.families import cnn, keras_mlp, logistic, mlp, svc
 from search.families.base import Family
 

@@ -2,7 +2,7 @@
 
 A scikit-learn family takes the ranges from the model's own declared constraints
 (``_parameter_constraints``, which scikit-learn checks at ``fit``); the others declare theirs with the
-same ``Interval`` and ``StrOptions`` types. ``search.spaces.check_allowed`` compares a space with them.
+same ``Interval`` and ``StrOptions`` types. ``search.core.spaces.check_allowed`` compares a space with them.
 """
 
 from __future__ import annotations

@@ -23,14 +23,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from search.data import FitData
-from search.settings import Budget
-from search.trial_report import TrialReport
+from search.core.data import FitData
+from search.core.kinds import BudgetUnit
+from search.core.settings import Budget
+from search.core.trial_report import TrialReport
 
-EPOCHS = "epochs"
-"""A family whose budget is epochs: it reports after every epoch."""
-SAMPLES = "samples"
-"""A family whose budget is training samples: the search fits it on growing subsets (``search.fidelity``)."""
+EPOCHS, SAMPLES = BudgetUnit.EPOCHS, BudgetUnit.SAMPLES
+"""The budget units, for the families' ``FIDELITY`` (``search.core.kinds.BudgetUnit``)."""
 
 
 class Report(Protocol):

@@ -10,7 +10,9 @@ from typing import Any
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.kinds import Scheduler
+from search.core.settings import Budget, Rungs
 from search.families.allowed import declared, positive_number, share, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
@@ -18,7 +20,6 @@ from search.families.keras_model import SCHEDULES, train_keras
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
 from search.families.keras_model import save as save
-from search.settings import Budget, Rungs
 
 NAME = "cnn"
 PARAMETERS = frozenset(
@@ -41,7 +42,9 @@ CHECKPOINTS = True
 BATCH_NORM_MOMENTUM = 0.9
 """Keras' 0.99 leaves the moving statistics far behind in a short run, so early validation scores
 (the ones ASHA compares) would misjudge batch normalization."""
-MNIST_BUDGET = Budget(num_samples=200, time_budget_s=22 * 60, rungs=Rungs(scheduler="none", grace_period=3))
+MNIST_BUDGET = Budget(
+    num_samples=200, time_budget_s=22 * 60, rungs=Rungs(scheduler=Scheduler.NONE.value, grace_period=3)
+)
 """22 minutes leave room, within half an hour, for the retrain (4 to 7 minutes on 2 cores) and the
 report. Every trial trains in full by default. On MNIST the networks that end best (batch normalization,
 shifted images, a cosine schedule) trail after a few epochs: with ASHA at 1, 3 and 9 epochs, and

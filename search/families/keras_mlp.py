@@ -8,7 +8,8 @@ from typing import Any
 
 from sklearn.utils._param_validation import StrOptions
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.settings import Budget
 from search.families.allowed import declared, positive_number, share, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.keras_model import MODEL_FILE as MODEL_FILE
@@ -16,7 +17,6 @@ from search.families.keras_model import SCHEDULES, train_keras
 from search.families.keras_model import load as load
 from search.families.keras_model import predict as predict
 from search.families.keras_model import save as save
-from search.settings import Budget
 
 NAME = "keras_mlp"
 PARAMETERS = frozenset(

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.trial_report import EPOCHS_DONE, TrialReport
 from search.families.base import Report
-from search.gpu import configure_tensorflow_gpus
-from search.trial_report import EPOCHS_DONE, TrialReport
+from search.machine.gpu import configure_tensorflow_gpus
 
 MODEL_FILE = "model.keras"
 CHECKPOINT_MODEL = "model.keras"
@@ -29,7 +29,8 @@ BuildModel = Callable[[Any, Mapping[str, Any], tuple[int, ...]], Any]
 
 
 def import_keras() -> Any:
-    """Keras on a freshly cleared session, GPU memory capped or growing (``search.gpu``); a clear error if missing."""
+    """Keras on a freshly cleared session, GPU memory capped or growing (``search.machine.gpu``); a clear error if
+    missing."""
     try:
         import keras
         import tensorflow as tf

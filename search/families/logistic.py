@@ -10,7 +10,8 @@ from typing import Any
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.settings import Budget
 from search.families.allowed import model_ranges
 from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
@@ -18,7 +19,6 @@ from search.families.sklearn_model import fit_once
 from search.families.sklearn_model import load as load
 from search.families.sklearn_model import predict as predict
 from search.families.sklearn_model import save as save
-from search.settings import Budget
 
 NAME = "logistic"
 PARAMETERS = frozenset({"C", "max_iter", "tol"})

@@ -11,7 +11,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.settings import Budget
+from search.core.trial_report import TrialReport
 from search.families.allowed import declared, model_ranges, whole_number
 from search.families.base import EPOCHS, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
@@ -19,8 +21,6 @@ from search.families.sklearn_model import accuracy
 from search.families.sklearn_model import load as load
 from search.families.sklearn_model import predict as predict
 from search.families.sklearn_model import save as save
-from search.settings import Budget
-from search.trial_report import TrialReport
 
 NAME = "mlp"
 PARAMETERS = frozenset({"n_layers", "units", "alpha", "learning_rate_init", "batch_size", "epochs"})

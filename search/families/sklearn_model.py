@@ -8,9 +8,9 @@ from typing import Any
 import joblib
 import numpy as np
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.trial_report import TrialReport
 from search.families.base import Report
-from search.trial_report import TrialReport
 
 MODEL_FILE = "model.joblib"
 

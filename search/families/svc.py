@@ -1,7 +1,7 @@
 """Support vector classifier with an RBF kernel: scikit-learn's ``SVC``, fitted by scikit-learn-intelex.
 
 scikit-learn-intelex (Intel's oneDAL behind scikit-learn's API) fits the same one-vs-one model as
-libsvm, on every core the fit holds (``search.threads.threads_held``) instead of one, and predicts
+libsvm, on every core the fit holds (``search.machine.threads.threads_held``) instead of one, and predicts
 with vectorised kernels. On MNIST's 52,500 training images and two cores it fits in 32 s instead of
 217 and predicts the 17,500 test images in 7 s instead of 75, and the two models' predictions agree
 on every test image (``bench/svc_agreement.py``). Where it has no wheel (it is built for x86-64
@@ -16,7 +16,8 @@ from typing import Any
 
 from sklearn.svm import SVC
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.settings import Budget
 from search.families.allowed import model_ranges
 from search.families.base import SAMPLES, Report
 from search.families.sklearn_model import MODEL_FILE as MODEL_FILE
@@ -24,8 +25,7 @@ from search.families.sklearn_model import fit_once
 from search.families.sklearn_model import load as load
 from search.families.sklearn_model import predict as predict
 from search.families.sklearn_model import save as save
-from search.settings import Budget
-from search.threads import threads_held
+from search.machine.threads import threads_held
 
 try:
     from sklearnex.svm import SVC as IntelexSVC

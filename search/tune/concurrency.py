@@ -17,8 +17,8 @@ import time
 
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
-from search.cluster import TrialPlacement
-from search.reporter import Reporter
+from search.core.reporter import Reporter
+from search.machine.cluster import TrialPlacement
 
 RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
@@ -53,7 +53,7 @@ class ClusterSizedLimiter(ConcurrencyLimiter):
         return super().suggest(trial_id)
 
     def _follow_the_cluster(self) -> None:
-        from search.cluster import read_resources
+        from search.machine.cluster import read_resources
 
         resources = read_resources()
         fits = resources.max_concurrent_trials(self.cpus_per_trial, self.gpus_per_trial)

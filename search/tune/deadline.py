@@ -20,7 +20,7 @@ from typing import Any
 from ray.tune.result import TIME_TOTAL_S
 from ray.tune.schedulers import TrialScheduler
 
-from search.trial_report import PROGRESS
+from search.core.trial_report import PROGRESS
 
 
 class FinishesInTime:

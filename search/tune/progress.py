@@ -8,9 +8,9 @@ from typing import Any
 
 from ray.tune import Callback
 
-from search.formatting import format_duration, format_value
-from search.reporter import Reporter
-from search.trial_report import EPOCHS_DONE, PROGRESS, TRAIN_SAMPLES, reached_full_budget
+from search.core.formatting import format_duration, format_value
+from search.core.reporter import Reporter
+from search.core.trial_report import EPOCHS_DONE, PROGRESS, TRAIN_SAMPLES, reached_full_budget
 from search.tune.trial import TRIAL_ERROR
 
 HEARTBEAT_S = 120.0

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from optuna.trial import FrozenTrial, TrialState
 
-from search.errors import InputError
-from search.storage import Storage
-from search.study import TUNE_TRIAL_ID, StudyPlace, finished_by_themselves, trials_of_run
+from search.core.errors import InputError
+from search.records.storage import Storage
+from search.records.study import TUNE_TRIAL_ID, StudyPlace, finished_by_themselves, trials_of_run
 from search.tune.searcher import is_saved_state
 
 FINISHED_IN_TUNE = ("TERMINATED", "ERROR")

@@ -13,17 +13,26 @@ import optuna.logging
 import pandas as pd
 from ray import tune
 
-from search.cluster import ClusterResources
-from search.data import FitData
-from search.ending import why_search_ended
-from search.environment import prepare_driver
+from search.core.data import FitData
+from search.core.ending import why_search_ended
+from search.core.fidelity import asha_rungs, max_epochs, sample_sizes
+from search.core.reporter import SILENT, Reporter
+from search.core.settings import Settings
+from search.core.spaces import SearchSpace
+from search.core.trial_report import VALIDATION_ACCURACY, TrialReport
+from search.core.trials import (
+    NoTrialScored,
+    SearchResult,
+    TrialOutcome,
+    best_outcome,
+    training_core_share,
+    trials_table,
+)
 from search.families.base import Family
-from search.fidelity import asha_rungs, max_epochs, sample_sizes
-from search.reporter import SILENT, Reporter
-from search.settings import Settings
-from search.spaces import SearchSpace
-from search.storage import Storage
-from search.study import (
+from search.machine.cluster import ClusterResources
+from search.machine.environment import prepare_driver
+from search.records.storage import Storage
+from search.records.study import (
     CUT_OFF,
     INTERRUPTED,
     TUNE_TRIAL_ID,
@@ -35,8 +44,6 @@ from search.study import (
     search_seconds_used,
     trials_of_run,
 )
-from search.trial_report import VALIDATION_ACCURACY, TrialReport
-from search.trials import NoTrialScored, SearchResult, TrialOutcome, best_outcome, training_core_share, trials_table
 from search.tune.concurrency import limit_concurrency
 from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter
@@ -74,7 +81,7 @@ def run_search(
     The article's settings are the first trial. ASHA (``settings.rungs``) stops weak trials at each
     rung of their budget; the best config is chosen among the trials that reached their full budget.
     The search ends when it converges (``settings.patience`` full-budget trials in a row without a
-    gain beyond the validation split's noise: ``search.plateau``), or at ``settings.num_samples``
+    gain beyond the validation split's noise: ``search.core.plateau``), or at ``settings.num_samples``
     trials, or after ``settings.time_budget_s``; no trial starts a rung it could not finish by then.
     Trials hold what ``resources.placement`` gives them; without ``--max-concurrent``, more run at once
     as nodes join. Trial results and checkpoints go to ``settings.experiment_name`` in ``storage``; a

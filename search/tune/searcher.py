@@ -34,9 +34,9 @@ from optuna.trial import TrialState
 from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 
-from search import study as stored
-from search.trial_report import TrialReport, reached_full_budget
-from search.trials import TrialOutcome
+from search.core.trial_report import TrialReport, reached_full_budget
+from search.core.trials import TrialOutcome
+from search.records import study as stored
 from search.tune.trial import TRIAL_ERROR, where_and_when
 
 logger = logging.getLogger(__name__)

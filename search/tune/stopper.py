@@ -1,4 +1,4 @@
-"""Ray Tune ends the whole search once it has converged (``search.plateau``)."""
+"""Ray Tune ends the whole search once it has converged (``search.core.plateau``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from ray.tune import Stopper
 
-from search.plateau import Plateau
-from search.trial_report import PROGRESS
+from search.core.plateau import Plateau
+from search.core.trial_report import PROGRESS
 from search.tune.trial import TRIAL_ERROR
 
 

@@ -12,13 +12,13 @@ from typing import Any
 import ray
 from ray import tune
 
-from search.data import FitData
-from search.environment import prepare_trial_worker
+from search.core.data import FitData
+from search.core.fidelity import timed, train_on_growing_subsets
+from search.core.formatting import format_config
+from search.core.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
 from search.families.base import SAMPLES, Family
-from search.fidelity import timed, train_on_growing_subsets
-from search.formatting import format_config
-from search.threads import cap_threads
-from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
+from search.machine.environment import prepare_trial_worker
+from search.machine.threads import cap_threads
 
 NODE_ID = "node_id"
 """The Ray node the trial ran on, in every result."""

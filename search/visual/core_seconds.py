@@ -14,11 +14,16 @@ from dataclasses import dataclass
 
 from matplotlib.figure import Figure
 
-from search.formatting import format_duration
+from search.core.formatting import format_duration
+from search.core.kinds import TrialStatus
 from search.visual.drawn import COMPLETED_COLOR, Drawn, Missing
 from search.visual.run_record import RunRecord
 
-STATUS_NAMES = {"completed": "completed trials", "stopped_early": "trials stopped early", "failed": "failed trials"}
+STATUS_NAMES = {
+    TrialStatus.COMPLETED.value: "completed trials",
+    TrialStatus.STOPPED_EARLY.value: "trials stopped early",
+    TrialStatus.FAILED.value: "failed trials",
+}
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,8 @@ def core_seconds(run: RunRecord) -> list[CoreSeconds] | None:
     parts = []
     for status, name in STATUS_NAMES.items():
         rows = trials["status"] == status
-        spent = (wall if status == "failed" else training)[rows].sum()  # a failed trial's time is all lost
-        parts.append(CoreSeconds(name, float(spent) * cpus_per_trial, status != "failed"))
+        spent = (wall if status == TrialStatus.FAILED else training)[rows].sum()  # a failed trial's time is all lost
+        parts.append(CoreSeconds(name, float(spent) * cpus_per_trial, status != TrialStatus.FAILED))
     cluster = float(report["cluster_cpus"])
     in_trials = sum(p.core_seconds for p in parts)
     overhead = max(0.0, report["search_seconds"] * cluster - in_trials)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from search.predictions import TestPredictions
+from search.core.predictions import TestPredictions
 from search.visual.drawn import Drawn, Missing
 
 MISTAKES_SHOWN = 40

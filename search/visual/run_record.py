@@ -15,12 +15,12 @@ import pandas as pd
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import FrozenTrial
 
-from search.errors import InputError
+from search.core.errors import InputError
+from search.core.fidelity import sample_sizes
+from search.core.predictions import PREDICTIONS_FILE, TestPredictions, load_predictions
+from search.core.settings import Rungs
 from search.families import get_family
 from search.families.base import SAMPLES
-from search.fidelity import sample_sizes
-from search.predictions import PREDICTIONS_FILE, TestPredictions, load_predictions
-from search.settings import Rungs
 
 N_CLASSES = 10
 
@@ -134,7 +134,7 @@ def _read_json(path: Path) -> Any:
 
 def _study_trials(folder: Path, recorded: dict[str, Any]) -> tuple[list[FrozenTrial] | None, str | None]:
     """The run's trials from its study: the journal in the folder, or the database it recorded."""
-    from search.study import StudyError, open_study_place, trials_of_run
+    from search.records.study import StudyError, open_study_place, trials_of_run
 
     run_id = recorded.get("run_id") or folder.name
     name = recorded.get("study_name") or folder.name

@@ -15,8 +15,9 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from search.formatting import format_duration
-from search.study import BUDGET_REACHED
+from search.core.formatting import format_duration
+from search.core.kinds import TrialStatus
+from search.records.study import BUDGET_REACHED
 from search.visual.drawn import (
     COMPLETED_COLOR,
     Drawn,
@@ -40,7 +41,8 @@ def search_start(trials: pd.DataFrame) -> float:
 
 def best_so_far(trials: pd.DataFrame, by: str) -> pd.DataFrame:
     """Trials that reached their full budget, ordered by ``by``, with the best score up to each (``best``)."""
-    done = trials[(trials["status"] == "completed") & trials["validation_accuracy"].notna()].sort_values(by)
+    completed = trials["status"] == TrialStatus.COMPLETED.value
+    done = trials[completed & trials["validation_accuracy"].notna()].sort_values(by)
     return done.assign(best=done["validation_accuracy"].cummax())
 
 
@@ -78,7 +80,7 @@ def progress_figure(run: RunRecord) -> Drawn | Missing:
     time_axis.set_ylabel("validation accuracy")
     set_score_axis(time_axis, floor, scored["validation_accuracy"])
     number_axis.legend(loc="lower right", fontsize=8)
-    failed = int((trials["status"] == "failed").sum())
+    failed = int((trials["status"] == TrialStatus.FAILED.value).sum())
     caption = (
         f"{len(trials)} trials in {format_duration(trials['ended_at'].max() - search_start(trials))}"
         f"{f'; {failed} failed (not drawn)' if failed else ''}. The line is the best score among trials that "
@@ -212,7 +214,7 @@ def time_unit(longest_seconds: float) -> tuple[str, float]:
 
 def trial_colors(run: RunRecord) -> tuple[pd.Series, dict[str, str]]:
     """A color per trial (blue: completed; orange by the rung where it was stopped), and the legend."""
-    completed = run.trials["status"] == "completed"
+    completed = run.trials["status"] == TrialStatus.COMPLETED.value
     budgets = run.budget_reached()
     stopped = sorted(budgets[~completed].dropna().unique())
     colors = pd.Series("0.5", index=run.trials.index, dtype=object)

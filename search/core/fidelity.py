@@ -13,15 +13,18 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.data import FitData
-from search.families.base import SAMPLES, Family, Report
-from search.settings import Rungs
-from search.spaces import SearchSpace
-from search.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, TrialReport
+from search.core.data import FitData
+from search.core.kinds import BudgetUnit
+from search.core.settings import Rungs
+from search.core.spaces import SearchSpace
+from search.core.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, TrialReport
+
+if TYPE_CHECKING:  # a family is what it runs; the core imports no family
+    from search.families.base import Family, Report
 
 MIN_PER_CLASS = 10
 """A subset smaller than this many images per class is too small to be a rung."""
@@ -126,7 +129,7 @@ def asha_rungs(fidelity: str, rungs: Rungs, *, max_epochs: int, sizes: list[int]
     """ASHA's rungs over the family's budget unit, or None when ``rungs.scheduler`` is ``none``."""
     if not rungs.stop_early:
         return None
-    if fidelity == SAMPLES:
+    if fidelity == BudgetUnit.SAMPLES:
         time_attr, first, last = TRAIN_SAMPLES, sizes[0], sizes[-1]
     else:
         time_attr, first, last = EPOCHS_DONE, min(rungs.grace_period, max_epochs), max_epochs

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from search.formatting import format_config, format_duration
-from search.retrain import RetrainResult
-from search.settings import Settings
-from search.trials import STATUSES, SearchResult, most_trials_at_once
+from search.core.formatting import format_config, format_duration
+from search.core.kinds import TrialStatus
+from search.core.settings import Settings
+from search.core.trials import SearchResult, most_trials_at_once
+from search.pipeline.retrain import RetrainResult
 
 
 def build_report(
@@ -36,7 +37,7 @@ def build_report(
         "baseline_test_accuracy": baseline,
         "trials": {
             "total": len(search.trials),
-            **{status: int(counts.get(status, 0)) for status in STATUSES},
+            **{status.value: int(counts.get(status.value, 0)) for status in TrialStatus},
             "retried": int((search.trials["attempts"] > 1).sum()),
         },
         "most_trials_at_once": most_trials_at_once(search.trials),

@@ -14,10 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from search.errors import InputError
-
-LOCAL_EXPERIMENT_NAME = "tune"
-"""The experiment's folder inside the run folder when no ``--storage-path`` is given."""
+from search.core.errors import InputError
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 

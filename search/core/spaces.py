@@ -28,7 +28,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from search.errors import InputError
+from search.core.errors import InputError
 
 SPACES_PACKAGE = "search.space_files"
 """The checkout's ``spaces/`` folder, installed inside the package (``pyproject.toml``)."""

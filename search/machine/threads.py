@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from threadpoolctl import threadpool_limits
 
-from search.environment import cap_threads_of_new_pools
+from search.machine.environment import cap_threads_of_new_pools
 
 _held: list[int] = []
 """The caps of the ``cap_threads`` blocks now open, innermost last."""
@@ -17,7 +17,7 @@ _held: list[int] = []
 @contextmanager
 def cap_threads(threads: int) -> Iterator[None]:
     """BLAS and OpenMP pools already loaded through threadpoolctl; new ones (TensorFlow's too) through
-    the environment variables of ``search.environment.thread_caps``; libraries that take a thread
+    the environment variables of ``search.machine.environment.thread_caps``; libraries that take a thread
     count (scikit-learn-intelex's ``n_jobs``) read it from ``threads_held``."""
     cap_threads_of_new_pools(threads)
     _held.append(threads)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.data import DATASETS, DEFAULT_VALIDATION_FRACTION
-from search.errors import InputError
-from search.plateau import DEFAULT_PATIENCE
-from search.storage import LOCAL_EXPERIMENT_NAME
+from search.core.data import DATASETS, DEFAULT_VALIDATION_FRACTION
+from search.core.errors import InputError
+from search.core.kinds import Scheduler
+from search.core.plateau import DEFAULT_PATIENCE
 
-SCHEDULERS = ("asha", "none")
+SCHEDULERS = tuple(scheduler.value for scheduler in Scheduler)
+LOCAL_EXPERIMENT_NAME = "tune"
+"""Ray Tune's experiment folder inside the run folder, when the run keeps its trials there."""
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
 
@@ -30,7 +32,7 @@ class SettingsError(InputError):
 class Rungs:
     """How weak trials are stopped early: which scheduler, how hard it prunes, where its rungs are."""
 
-    scheduler: str = "asha"
+    scheduler: str = Scheduler.ASHA.value
     """``asha`` stops weak trials at rungs of their budget; ``none`` trains every trial in full."""
     reduction_factor: int = 3
     """ASHA keeps the best 1/reduction_factor of the trials at each rung; rungs are this far apart."""
@@ -42,7 +44,7 @@ class Rungs:
     @property
     def stop_early(self) -> bool:
         """Whether a scheduler stops weak trials (``asha``), rather than every trial training in full."""
-        return self.scheduler != "none"
+        return self.scheduler != Scheduler.NONE
 
 
 DEFAULT_RUNGS = Rungs()
@@ -149,11 +151,11 @@ class Settings:
     seed: int = 0
     address: str | None = None
     storage_path: str | None = None
-    """Where Ray Tune keeps trial results and checkpoints (``search/storage.py``); None: the run folder."""
+    """Where Ray Tune keeps trial results and checkpoints (``search/records/storage.py``); None: the run folder."""
     experiment_name: str = LOCAL_EXPERIMENT_NAME
     """The experiment's folder inside the storage; unique per run when the storage is shared."""
     study_storage: str | None = None
-    """The Optuna study's database URL (``search/study.py``); None: a journal file in the run folder."""
+    """The Optuna study's database URL (``search/records/study.py``); None: a journal file in the run folder."""
     study_name: str | None = None
     """The study's name in its storage; None (runs recorded before it was one): the run folder's name."""
     run_id: str | None = None

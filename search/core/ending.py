@@ -1,30 +1,15 @@
-"""Why a search ended: it converged (``search.plateau``), or its trial cap or time budget ran out."""
+"""Why a search ended: it converged (``search.core.plateau``), or its trial cap or time budget ran out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
-from typing import Any
 
-from search.formatting import format_duration
-from search.plateau import plateau_of
-from search.trials import TrialOutcome
+from search.core.formatting import format_duration
+from search.core.kinds import EndReason, TrialStatus
+from search.core.plateau import plateau_of
+from search.core.trials import SearchEnd, TrialOutcome
 
-CONVERGED = "converged"
-TRIAL_CAP = "trial_cap"
-TIME_BUDGET = "time_budget"
-
-
-@dataclass(frozen=True)
-class SearchEnd:
-    """What ended the search (``CONVERGED``, ``TRIAL_CAP`` or ``TIME_BUDGET``), and why, in a sentence."""
-
-    reason: str
-    why: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``report.json``."""
-        return asdict(self)
+CONVERGED, TRIAL_CAP, TIME_BUDGET = EndReason.CONVERGED, EndReason.TRIAL_CAP, EndReason.TIME_BUDGET
 
 
 def why_search_ended(
@@ -38,7 +23,7 @@ def why_search_ended(
     """Read from the trials: the plateau rule over the full-budget trials in the order they finished,
     then the trial cap; otherwise the time budget ended it."""
     outcomes = list(outcomes)
-    completed = sorted((o for o in outcomes if o.status == "completed"), key=lambda o: o.ended_at or 0.0)
+    completed = sorted((o for o in outcomes if o.status == TrialStatus.COMPLETED), key=lambda o: o.ended_at or 0.0)
     plateau = plateau_of([o.last.validation_accuracy for o in completed], validation_size, patience)
     if plateau.reached:
         return SearchEnd(CONVERGED, plateau.explain())

@@ -10,11 +10,11 @@ import numpy as np
 import ray
 from scipy.stats import binomtest
 
-from search.data import FitData
+from search.core.data import FitData
+from search.core.formatting import format_config
 from search.families import get_family
 from search.families.base import no_report
-from search.formatting import format_config
-from search.threads import cap_threads
+from search.machine.threads import cap_threads
 
 
 @dataclass(frozen=True)

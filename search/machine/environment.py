@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from search.gpu import SHARE_VARIABLE
+from search.machine.gpu import SHARE_VARIABLE
 
 AUTH_TOKEN_FILE = Path.home() / ".ray" / "auth_token"
 
@@ -58,7 +58,7 @@ def thread_caps(threads: int) -> dict[str, tuple[str, str]]:
 
 
 def cap_threads_of_new_pools(threads: int) -> None:
-    """Set ``thread_caps(threads)``, replacing any value (BLAS pools already running: ``search.threads``)."""
+    """Set ``thread_caps(threads)``, replacing any value (BLAS pools already running: ``search.machine.threads``)."""
     for name, (value, _reason) in thread_caps(threads).items():
         os.environ[name] = value
 
@@ -80,7 +80,7 @@ def prepare_driver() -> None:
 
 
 def prepare_trial_worker(gpu_share: float = 0) -> None:
-    """The variables a trial's worker process needs, and the share of a GPU the trial holds (``search.gpu``)."""
+    """The variables a trial's worker process needs, and the share of a GPU the trial holds (``search.machine.gpu``)."""
     _set_defaults(TRIAL_WORKER)
     os.environ[SHARE_VARIABLE] = str(gpu_share)
 

@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from search.errors import InputError
+from search.core.errors import InputError
 
 LOCK_FILE = ".lock"
 

@@ -7,8 +7,15 @@ import math
 import os
 import sys
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from search.environment import prepare_ray_auth
+from search.core.errors import InputError
+from search.core.reporter import Reporter
+from search.machine.environment import prepare_ray_auth
+
+if TYPE_CHECKING:
+    from search.core.settings import Settings
+    from search.families.base import Family
 
 LOCAL_OBJECT_STORE_BYTES = 2 * 1024**3
 HEAD_RESOURCE = "node:__internal_head__"
@@ -95,7 +102,7 @@ def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResource
     if address:
         context = ray.init(address=address, logging_level=logging.WARNING, log_to_driver=worker_logs)
     else:
-        from search.reaper import watch_driver
+        from search.machine.reaper import watch_driver
 
         watch_driver()  # the local Ray's processes end with this driver, however it ends
         context = ray.init(
@@ -126,3 +133,24 @@ def read_resources() -> ClusterResources:
     return ClusterResources(
         total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0), len(alive), next(iter(head_cpus), None)
     )
+
+
+def check_cluster_fits(settings: Settings, family: Family, resources: ClusterResources, reporter: Reporter) -> None:
+    """The cluster can run ``settings``' search of ``family``: the GPUs asked for, and shared storage for
+    checkpoints on other nodes. Raises ``InputError``.
+
+    A cluster that was joined may still grow (an autoscaler adds GPU nodes when trials ask for
+    them), so there too few GPUs is a warning; on the local Ray it is bad input.
+    """
+    wanted = settings.gpus_per_trial or 0
+    if family.USES_GPU and wanted > resources.gpus:
+        problem = f"--gpus-per-trial {wanted:g}, but the cluster has {resources.gpus:g} GPUs"
+        if resources.local:
+            raise InputError(problem)
+        reporter.warn(f"{problem} now; {settings.family} trials wait for a node with GPUs")
+    if family.CHECKPOINTS and resources.trials_run_elsewhere and settings.storage_path is None:
+        where = f"has {resources.nodes} nodes" if resources.nodes > 1 else "runs trials on other nodes"
+        raise InputError(
+            f"{settings.family} trials save checkpoints, and this cluster {where}: pass "
+            "--storage-path with a folder every node mounts (NFS) or a bucket (s3://bucket/prefix)"
+        )

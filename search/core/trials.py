@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from search.trial_report import (
+from search.core.kinds import EndReason, TrialStatus
+from search.core.trial_report import (
     EPOCHS_DONE,
     PROGRESS,
     TRAIN_SAMPLES,
@@ -19,11 +20,6 @@ from search.trial_report import (
     VALIDATION_ACCURACY,
     TrialReport,
 )
-
-if TYPE_CHECKING:
-    from search.ending import SearchEnd
-
-STATUSES = ("completed", "stopped_early", "failed")
 
 
 class NoTrialScored(RuntimeError):
@@ -56,11 +52,25 @@ class TrialOutcome:
     """The failure's traceback, for the run folder's log (``trials.csv`` has its one-line ``error``)."""
 
     @property
-    def status(self) -> str:
+    def status(self) -> TrialStatus:
         """``failed``, ``completed`` (its last report at its full budget) or ``stopped_early``."""
         if self.error is not None:
-            return "failed"
-        return "completed" if self.last is not None and self.last.reached_full_budget else "stopped_early"
+            return TrialStatus.FAILED
+        if self.last is not None and self.last.reached_full_budget:
+            return TrialStatus.COMPLETED
+        return TrialStatus.STOPPED_EARLY
+
+
+@dataclass(frozen=True)
+class SearchEnd:
+    """What ended the search (an ``EndReason``), and why, in a sentence (``search.core.ending``)."""
+
+    reason: EndReason
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``report.json``."""
+        return {"reason": self.reason.value, "why": self.why}
 
 
 @dataclass(frozen=True)
@@ -106,7 +116,7 @@ def trials_table(outcomes: Iterable[TrialOutcome], parameters: list[str]) -> pd.
         rows.append(
             {
                 "trial_id": outcome.trial_id,
-                "status": outcome.status,
+                "status": outcome.status.value,
                 **{name: outcome.config.get(name) for name in parameters},
                 VALIDATION_ACCURACY: None if last is None else last.validation_accuracy,
                 PROGRESS: None if last is None else last.progress,

@@ -8,7 +8,7 @@ notes the driver's descendants every second; once the pipe closes, it gives them
 on their own (a normal exit's ``ray.shutdown``), then kills those still alive that are the same
 processes (same start time), so a reused PID is never hit.
 
-Run as ``python -m search.reaper <driver pid>``; ``watch_driver()`` starts it.
+Run as ``python -m search.machine.reaper <driver pid>``; ``watch_driver()`` starts it.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def watch_driver() -> subprocess.Popen:
     """Start the watchdog for this process; it ends by itself after this process ends."""
     read_end, write_end = os.pipe()  # not inherited by the processes Ray starts (PEP 446)
     watchdog = subprocess.Popen(
-        [sys.executable, "-m", "search.reaper", str(os.getpid())],
+        [sys.executable, "-m", "search.machine.reaper", str(os.getpid())],
         stdin=read_end,
         start_new_session=True,  # Ctrl-C in the terminal goes to the driver's group, not to the watchdog
     )

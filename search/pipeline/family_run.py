@@ -9,21 +9,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from search.cluster import ClusterResources
-from search.data import Dataset, Splits
+from search.core.data import Dataset, Splits
+from search.core.formatting import format_config, format_duration
+from search.core.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
+from search.core.reporter import SILENT, Reporter
+from search.core.settings import Rungs, Settings
+from search.core.spaces import SearchSpace
+from search.core.trials import NoTrialScored, failure_log
 from search.families import get_family
 from search.families.base import SAMPLES
-from search.formatting import format_config, format_duration
-from search.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
+from search.machine.cluster import ClusterResources
+from search.pipeline.retrain import retrain_and_test
+from search.pipeline.summary import build_report, summary_table, write_json, write_run_files
+from search.records.storage import Storage
+from search.records.study import StudyPlace
 from search.report import write_report_or_warn
-from search.reporter import SILENT, Reporter
-from search.retrain import retrain_and_test
-from search.settings import Rungs, Settings
-from search.spaces import SearchSpace
-from search.storage import Storage
-from search.study import StudyPlace
-from search.summary import build_report, write_json, write_run_files
-from search.trials import NoTrialScored, failure_log
 from search.tune.resume import ResumePlan
 from search.tune.runner import run_search
 
@@ -130,6 +130,17 @@ def run_family(
     if page is not None:
         say(f"== {settings.family}: report: {page}")
     return report
+
+
+def finish(output_dir: Path, reports: list[dict[str, Any]], reporter: Reporter) -> str:
+    """The table of every family's figures; a ``--family all`` run also writes it, and its combined report,
+    in ``output_dir``."""
+    table = summary_table(reports)
+    if len(reports) > 1:
+        (output_dir / "report.md").write_text(table + "\n")
+        write_json(output_dir / "report.json", reports)
+        write_report_or_warn(output_dir, reporter, combined=True)
+    return table
 
 
 def write_failure_log(run_dir: Path, outcomes: list) -> None:

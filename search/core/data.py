@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from search.errors import InputError
+from search.core.errors import InputError
 
 DATASETS = ("mnist", "digits")
 DEFAULT_VALIDATION_FRACTION = 0.1
@@ -239,3 +239,29 @@ def stratified_subset(X: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarr
     """A stratified subset of ``size`` rows, the same one every time."""
     X_subset, _, y_subset, _ = train_test_split(X, y, train_size=size, stratify=y, random_state=SUBSET_SEED)
     return X_subset, y_subset
+
+
+def checked_splits(
+    dataset: Dataset,
+    validation_fraction: float,
+    max_train_samples: int | None,
+    search_train_samples: int | None,
+) -> Splits:
+    """``make_splits`` with these options, or an ``InputError`` naming them when the data cannot be split so
+    (too few rows for every class, or fewer than 10 validation images)."""
+    try:
+        splits = make_splits(
+            dataset,
+            validation_fraction=validation_fraction,
+            max_train_samples=max_train_samples,
+            search_train_samples=search_train_samples,
+        )
+    except ValueError as error:  # scikit-learn's stratified split: too few rows for every class
+        raise InputError(
+            f"cannot split the {dataset.name} data with --max-train-samples {max_train_samples}, "
+            f"--validation-fraction {validation_fraction:g} and --search-train-samples {search_train_samples}: {error}"
+        ) from None
+    validation_size = len(splits.search.y_val)
+    if validation_size < 10:
+        raise InputError(f"the validation split has only {validation_size} images; use more training samples")
+    return splits

@@ -18,9 +18,10 @@ import optuna
 from optuna.distributions import distribution_to_json
 from optuna.trial import FrozenTrial, TrialState
 
-from search.errors import InputError
-from search.trial_report import TrialReport
-from search.trials import TrialOutcome
+from search.core.errors import InputError
+from search.core.kinds import TrialStatus
+from search.core.trial_report import TrialReport
+from search.core.trials import TrialOutcome
 
 JOURNAL_FILE = "study.journal"
 """The study's journal in the run folder, when no ``--study-storage`` is given."""
@@ -216,7 +217,7 @@ def close_running(
         outcome = (outcomes or {}).get(trial.user_attrs.get(TUNE_TRIAL_ID))
         attributes = {} if outcome is None else outcome_attributes(outcome)
         handle = place.trial(study, trial.number)
-        if outcome is not None and outcome.status == "completed":
+        if outcome is not None and outcome.status == TrialStatus.COMPLETED:
             _set_attributes(handle, attributes)
             study.tell(handle, outcome.last.validation_accuracy, state=TrialState.COMPLETE)
             continue
@@ -260,7 +261,7 @@ def outcome_from_trial(trial: FrozenTrial) -> TrialOutcome:
         last=TrialReport(**last) if last else None,
         reports=attrs.get("reports", len(trial.intermediate_values)),
         seconds=attrs.get("seconds"),
-        error=attrs.get(ERROR) or (None if trial.state != TrialState.FAIL else "failed"),
+        error=attrs.get(ERROR) or (None if trial.state != TrialState.FAIL else TrialStatus.FAILED.value),
         node=attrs.get("node"),
         started_at=attrs.get("started_at"),
         ended_at=attrs.get("ended_at"),

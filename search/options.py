@@ -1,0 +1,88 @@
+"""The command line's options into each family's ``Settings``: the family's budget where an option is left out."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from search.core.settings import Settings, SettingsError, default_budget, parse_duration
+from search.core.spaces import default_space_path
+from search.families import get_family
+from search.records.storage import is_uri
+
+
+def resolve_settings(
+    args: argparse.Namespace, family: str, output_dir: Path = Path("."), one_of_several: bool = False
+) -> Settings:
+    """Settings for one family: the family's default budget where the command line is silent.
+
+    ``Settings`` checks every value itself; an option the command line left out (None) takes the
+    family's budget or the setting's own default. The run is named in its study by the results
+    folder's name; a family ``one_of_several`` (``--family all``) adds its own name, to the study's too.
+    """
+    suffix = f"-{family}" if one_of_several else ""
+    label = (output_dir.parent.name if one_of_several else output_dir.name) + suffix
+    budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
+    rungs = replace(
+        budget.rungs,
+        **given(
+            scheduler=args.scheduler,
+            reduction_factor=args.reduction_factor,
+            grace_period=args.grace_period,
+            sample_rungs=args.sample_rungs,
+        ),
+    )
+    try:
+        time_budget_s = parse_duration(args.time_budget) if args.time_budget is not None else budget.time_budget_s
+    except SettingsError as error:
+        raise SettingsError(f"--time-budget: {error}") from None
+    return Settings(
+        family=family,
+        space_path=Path(args.space).resolve() if args.space else default_space_path(family),
+        num_samples=budget.num_samples if args.num_samples is None else args.num_samples,
+        time_budget_s=time_budget_s,
+        output_dir=output_dir,
+        dataset=args.dataset,
+        data_dir=_absolute(args.data_dir or os.environ.get("SEARCH_DATA_DIR")),
+        search_train_samples=budget.search_train_samples
+        if args.search_train_samples is None
+        else args.search_train_samples,
+        rungs=rungs,
+        **given(
+            max_train_samples=args.max_train_samples,
+            validation_fraction=args.validation_fraction,
+            max_concurrent=args.max_concurrent,
+            cpus_per_trial=args.cpus_per_trial,
+            gpus_per_trial=args.gpus_per_trial,
+            seed=args.seed,
+            patience=args.patience,
+            address=args.address,
+        ),
+        **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
+        study_storage=args.study_storage,
+        study_name=args.study_name + suffix if args.study_name else label,
+        run_id=f"{label}-{uuid.uuid4().hex[:8]}",
+    )
+
+
+def storage_settings(storage_path: str | None, output_dir: Path) -> dict[str, Any]:
+    """Where Ray Tune keeps the run: a shared place gets a folder of its own per run, the run folder ``tune/``."""
+    if not storage_path:
+        return {}
+    if not is_uri(storage_path):
+        storage_path = str(Path(storage_path).resolve())
+    return {"storage_path": storage_path, "experiment_name": f"{output_dir.name}-{uuid.uuid4().hex[:8]}"}
+
+
+def given(**options: Any) -> dict[str, Any]:
+    """The options the command line gave (not None)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _absolute(path: str | None) -> str | None:
+    """Paths are recorded absolute, so that ``--resume`` works from any folder."""
+    return str(Path(path).resolve()) if path else None
