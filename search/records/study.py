@@ -2,9 +2,9 @@
 
 By default the study is an Optuna journal file in the run folder (``study.journal``); ``--study-storage``
 puts it in a database instead (``sqlite:///...``, ``postgresql://...``), where searches from several
-drivers can share one study name. Ray's ``OptunaSearch`` writes to it as trials run, so it outlives the
-driver: ``optuna.load_study`` and ``optuna-dashboard`` read it, and ``--resume`` rebuilds a search from
-it when Ray Tune's own state is lost.
+drivers can share one study name. The searcher (``search/tune/searcher.py``) writes to it as trials
+start, report and end, so it outlives the driver: ``optuna.load_study`` and ``optuna-dashboard`` read
+it, and ``--resume`` rebuilds a search from it when Ray Tune's own state is lost or behind it.
 """
 
 from __future__ import annotations

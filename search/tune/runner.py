@@ -1,4 +1,4 @@
-"""Run a search with Ray Tune: the Tuner, OptunaSearch (TPE), ASHA, and the results as plain data."""
+"""Run a search with Ray Tune: the Tuner, the Optuna searcher (TPE), ASHA, and the results as plain data."""
 
 from __future__ import annotations
 

@@ -115,10 +115,8 @@ class StudySearcher(Searcher):
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         """Each scored result is an intermediate value at its report's step."""
         trial = self._running.get(trial_id)
-        if trial is None or TRIAL_ERROR in result or result.get(self.metric) is None:
-            return
-        with keeping_first_values():
-            trial.report(float(result[self.metric]), int(result[TRAINING_ITERATION]))
+        if trial is not None and TRIAL_ERROR not in result:
+            self._report(trial, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         """Tell Optuna how the trial ended: COMPLETE at its full budget, PRUNED before it, or FAIL."""
@@ -137,12 +135,12 @@ class StudySearcher(Searcher):
             else:
                 # Ray Tune hands the result that made the scheduler stop the trial to on_trial_complete
                 # only: it becomes the last intermediate value, by which TPE ranks pruned trials
-                self._report_last(trial, result)
+                self._report(trial, result)
                 self.study.tell(trial, state=TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - as Ray's OptunaSearch: a bad tell must not stop the search
             logger.warning(exc)
 
-    def _report_last(self, trial: optuna.Trial, result: dict) -> None:
+    def _report(self, trial: optuna.Trial, result: dict) -> None:
         """``result``'s score as ``trial``'s intermediate value, when it holds one."""
         if result.get(self.metric) is not None and result.get(TRAINING_ITERATION) is not None:
             with keeping_first_values():
@@ -162,36 +160,37 @@ class StudySearcher(Searcher):
             "format": STATE_FORMAT,
             "run_id": self.run_id,
             "sampler": self.sampler,
-            "running": {trial_id: trial.number for trial_id, trial in self._running.items()},
+            "running": self._running_numbers(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         if not is_saved_state(state):
             raise ValueError("not a StudySearcher's saved state")
         self.run_id, self.sampler = state["run_id"], state["sampler"]
-        self._reattach()
-        self._running = {
-            trial_id: self.place.trial(self.study, number) for trial_id, number in state["running"].items()
-        }
+        self._reattach(state["running"])
 
     # Pickling (Ray Tune keeps the searcher in tuner.pkl): everything but the study and its storage
 
     def __getstate__(self) -> dict[str, Any]:
         kept = {k: v for k, v in self.__dict__.items() if k not in ("place", "study", "_running")}
-        return {**kept, "_running_numbers": {trial_id: trial.number for trial_id, trial in self._running.items()}}
+        return {**kept, "_running_numbers": self._running_numbers()}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         numbers = state.pop("_running_numbers")
         self.__dict__.update(state)
-        self._reattach()
-        self._running = {trial_id: self.place.trial(self.study, number) for trial_id, number in numbers.items()}
+        self._reattach(numbers)
 
-    def _reattach(self) -> None:
+    def _running_numbers(self) -> dict[str, int]:
+        return {trial_id: trial.number for trial_id, trial in self._running.items()}
+
+    def _reattach(self, running_numbers: dict[str, int]) -> None:
+        """Find this run's study where the driver attached it, and handles on its running trials."""
         place = _ATTACHED.get(self.run_id)
         if place is None:
             raise RuntimeError(f"the study of run {self.run_id!r} is not attached (see attached_study)")
         self.place = place
         self.study = place.create(self.sampler, maximize=self.mode == "max")
+        self._running = {trial_id: place.trial(self.study, number) for trial_id, number in running_numbers.items()}
 
     def _record(self, trial: optuna.Trial, result: dict) -> None:
         """What the trial reached, as user attributes of its Optuna trial (before it is told)."""
