@@ -1,8 +1,9 @@
 """The search on a real multi-node Ray cluster whose worker nodes cannot see the driver's files.
 
-One head node (1 CPU, with the dashboard and the job API) for the module; each test adds the worker
-nodes it needs (``tests/ray_nodes.py``) and kills them after. Trial storage is a real S3-compatible
-server on localhost: moto's server mode.
+One head node (1 CPU, with the dashboard and the job API) for the module (``tests/ray_nodes.py``).
+The tests that need the head alone, or a node of their own that they add and kill, come first; the
+rest share one worker node (1 CPU), added when the first of them starts. Trial storage is a real
+S3-compatible server on localhost: moto's server mode.
 """
 
 from __future__ import annotations
@@ -66,9 +67,9 @@ def cluster(tmp_path_factory, s3):
     ray_cluster.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def worker(cluster):
-    """One worker node (1 CPU) for the test, killed after it."""
+    """One worker node (1 CPU) for the tests after the head-alone ones (pytest runs them in file order)."""
     node = cluster.add_worker(cpus=1)
     yield node
     cluster.remove(node)
@@ -86,6 +87,110 @@ def space(tmp_path, text):
     path = tmp_path / "space.yaml"
     path.write_text(text)
     return str(path)
+
+
+def test_trials_beyond_the_clusters_size_are_demand_an_autoscaler_sees(cluster, tmp_path):
+    """On the head alone (1 CPU), ``--max-concurrent 3`` leaves 2 trials waiting: the pending placement
+    groups that ``ray status`` lists as demands, and that an autoscaler answers with nodes."""
+    process = search(cluster, "--family", "mlp", "--num-samples", "3", "--max-concurrent", "3",
+                     "--space", space(tmp_path, SLOWER_MLP), "--dataset", "mnist", "--max-train-samples", "6000",
+                     "--scheduler", "none", "--output-dir", str(cluster.hidden / "demand"),
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        demands = wait_for(lambda: _pending_demands(cluster), timeout=120)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=120)
+    assert "{'CPU': 1.0} * 1 (PACK): 2+ pending placement groups" in demands
+
+
+def _pending_demands(cluster) -> str | None:
+    status = subprocess.run([RAY, "status", f"--address={cluster.address}"], capture_output=True, text=True,
+                            env={**os.environ, **cluster.env}, timeout=60).stdout  # fmt: skip
+    demands = status[status.find("Demands:") :]
+    return demands if "2+ pending placement groups" in demands else None
+
+
+def test_a_node_started_partway_through_a_search_receives_trials(cluster, tmp_path):
+    out = cluster.hidden / "elastic"
+    # trials of several seconds: long enough that the head's reused worker does not take every trial first
+    process = search(cluster, "--family", "mlp", "--num-samples", "5", "--space", space(tmp_path, SLOWER_MLP),
+                     "--dataset", "mnist", "--max-train-samples", "6000", "--scheduler", "none", "--output-dir",
+                     str(out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "== mlp: searching" in line:  # the search has started, on the head alone
+            break
+    node = cluster.add_worker(cpus=1)
+    try:
+        output, _ = process.communicate(timeout=600)
+    finally:
+        cluster.remove(node)
+    assert process.returncode == 0, "".join(lines) + output
+    assert f"cluster at {cluster.address}: 1 CPUs" in "".join(lines), "the search started on the head alone"
+    assert "the cluster grew to 2 nodes, 2 CPUs, 0 GPUs: 2 trials at once" in output
+    trials = pd.read_csv(out / "trials.csv")
+    on_new_node = trials[trials["node"] == node.node_id]
+    assert len(on_new_node) >= 2, trials[["node", "started_at"]]
+    print(f"first trial on the new node {on_new_node['started_at'].min() - node.started_at:.1f} s after its start")
+
+
+def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_path):
+    node = cluster.add_worker(cpus=1)
+    out = cluster.hidden / "node-loss"
+    process = search(cluster, "--family", "keras_mlp", "--num-samples", "2", "--max-concurrent", "2",
+                     "--time-budget", "10m", "--scheduler", "none", "--space", space(tmp_path, LONGER_KERAS),
+                     "--storage-path", s3, "--output-dir", str(out),
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for(lambda: out.joinpath("settings.json").exists(), timeout=120)
+        experiment = json.loads((out / "settings.json").read_text())["experiment_name"]
+        # both first trials, one per node, are training: each has saved its 6th epoch's checkpoint
+        wait_for(lambda: _trials_past_checkpoint(s3, experiment, CHECKPOINTED_EPOCHS) >= 2, timeout=180, every=1)
+        assert wait_for(lambda: _trials_running_on(cluster, node.node_id), timeout=60, every=2)
+        os.kill(node.raylet_pid(), signal.SIGKILL)
+        killed_at = time.time()
+        output, _ = process.communicate(timeout=600)
+    finally:
+        cluster.remove(node)
+    assert process.returncode == 0, output
+    assert "a trial's worker or node died; it runs again from its last checkpoint" in output
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and (trials["status"] == "completed").all(), trials
+    retried = trials[trials["attempts"] > 1]
+    assert len(retried) == 1, "the trial that was on the dead node ran again"
+    assert retried["started_at"].iloc[0] > killed_at and retried["node"].iloc[0] != node.node_id
+    # from scratch it would report the epochs before the kill twice: 25 + 6 or more
+    assert 25 <= retried["reports"].iloc[0] < 25 + CHECKPOINTED_EPOCHS, "it carried on from its last checkpoint"
+    report = json.loads((out / "report.json").read_text())
+    assert report["trials"]["failed"] == 0 and report["trials"]["retried"] == 1
+    restarted = retried["started_at"].iloc[0] - killed_at
+    print(f"node killed; its trial restarted {restarted:.1f} s later on the head, reports {retried['reports'].iloc[0]}")
+
+
+def _trials_running_on(cluster, node_id: str) -> bool:
+    result = subprocess.run(
+        [RAY, "list", "actors", f"--address={cluster.dashboard}", "--format=json"],
+        capture_output=True, text=True, env={**os.environ, **cluster.env}, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0 or not result.stdout.startswith("["):  # "No resource in the cluster"
+        return False
+    actors = json.loads(result.stdout)
+    return any(a["node_id"] == node_id and a["state"] == "ALIVE" and a["class_name"] == TRIAL_ACTOR for a in actors)
+
+
+def _trials_past_checkpoint(storage_path: str, experiment: str, epochs: int) -> int:
+    """Trials whose latest checkpoint in the bucket (``checkpoint_000005``: the 6th) holds ``epochs`` or more."""
+    try:
+        files = _bucket_files(storage_path, experiment)
+    except OSError:
+        return 0
+    latest = {}
+    for name in files:
+        if match := re.search(r"(.*)/checkpoint_(\d+)", name):
+            latest[match.group(1)] = max(latest.get(match.group(1), 0), int(match.group(2)) + 1)
+    return sum(done >= epochs for done in latest.values())
 
 
 def test_a_checkpointing_family_without_shared_storage_stops_before_the_search(cluster, worker, tmp_path):
@@ -174,110 +279,6 @@ def ray_list(cluster, kind: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_trials_beyond_the_clusters_size_are_demand_an_autoscaler_sees(cluster, tmp_path):
-    """On the head alone (1 CPU), ``--max-concurrent 3`` leaves 2 trials waiting: the pending placement
-    groups that ``ray status`` lists as demands, and that an autoscaler answers with nodes."""
-    process = search(cluster, "--family", "mlp", "--num-samples", "3", "--max-concurrent", "3",
-                     "--space", space(tmp_path, SLOWER_MLP), "--dataset", "mnist", "--max-train-samples", "6000",
-                     "--scheduler", "none", "--output-dir", str(cluster.hidden / "demand"),
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        demands = wait_for(lambda: _pending_demands(cluster), timeout=120)
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=120)
-    assert "{'CPU': 1.0} * 1 (PACK): 2+ pending placement groups" in demands
-
-
-def _pending_demands(cluster) -> str | None:
-    status = subprocess.run([RAY, "status", f"--address={cluster.address}"], capture_output=True, text=True,
-                            env={**os.environ, **cluster.env}, timeout=60).stdout  # fmt: skip
-    demands = status[status.find("Demands:") :]
-    return demands if "2+ pending placement groups" in demands else None
-
-
-def test_a_node_started_partway_through_a_search_receives_trials(cluster, tmp_path):
-    out = cluster.hidden / "elastic"
-    # trials of a few seconds: long enough that the head's reused worker does not take every trial first
-    process = search(cluster, "--family", "mlp", "--num-samples", "7", "--space", space(tmp_path, SLOWER_MLP),
-                     "--dataset", "mnist", "--max-train-samples", "6000", "--scheduler", "none", "--output-dir",
-                     str(out), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    lines = []
-    for line in process.stdout:
-        lines.append(line)
-        if "trial   1/7" in line:
-            break
-    node = cluster.add_worker(cpus=1)
-    try:
-        output, _ = process.communicate(timeout=600)
-    finally:
-        cluster.remove(node)
-    assert process.returncode == 0, "".join(lines) + output
-    assert f"cluster at {cluster.address}: 1 CPUs" in "".join(lines), "the search started on the head alone"
-    assert "the cluster grew to 2 nodes, 2 CPUs, 0 GPUs: 2 trials at once" in output
-    trials = pd.read_csv(out / "trials.csv")
-    on_new_node = trials[trials["node"] == node.node_id]
-    assert len(on_new_node) >= 2, trials[["node", "started_at"]]
-    print(f"first trial on the new node {on_new_node['started_at'].min() - node.started_at:.1f} s after its start")
-
-
-def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_path):
-    node = cluster.add_worker(cpus=1)
-    out = cluster.hidden / "node-loss"
-    process = search(cluster, "--family", "keras_mlp", "--num-samples", "2", "--max-concurrent", "2",
-                     "--time-budget", "10m", "--scheduler", "none", "--space", space(tmp_path, LONGER_KERAS),
-                     "--storage-path", s3, "--output-dir", str(out),
-                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        wait_for(lambda: out.joinpath("settings.json").exists(), timeout=120)
-        experiment = json.loads((out / "settings.json").read_text())["experiment_name"]
-        # both first trials, one per node, are training: each has saved its 6th epoch's checkpoint
-        wait_for(lambda: _trials_past_checkpoint(s3, experiment, CHECKPOINTED_EPOCHS) >= 2, timeout=180, every=1)
-        assert wait_for(lambda: _trials_running_on(cluster, node.node_id), timeout=60, every=2)
-        os.kill(node.raylet_pid(), signal.SIGKILL)
-        killed_at = time.time()
-        output, _ = process.communicate(timeout=600)
-    finally:
-        cluster.remove(node)
-    assert process.returncode == 0, output
-    assert "a trial's worker or node died; it runs again from its last checkpoint" in output
-    trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 2 and (trials["status"] == "completed").all(), trials
-    retried = trials[trials["attempts"] > 1]
-    assert len(retried) == 1, "the trial that was on the dead node ran again"
-    assert retried["started_at"].iloc[0] > killed_at and retried["node"].iloc[0] != node.node_id
-    # from scratch it would report the epochs before the kill twice: 25 + 6 or more
-    assert 25 <= retried["reports"].iloc[0] < 25 + CHECKPOINTED_EPOCHS, "it carried on from its last checkpoint"
-    report = json.loads((out / "report.json").read_text())
-    assert report["trials"]["failed"] == 0 and report["trials"]["retried"] == 1
-    restarted = retried["started_at"].iloc[0] - killed_at
-    print(f"node killed; its trial restarted {restarted:.1f} s later on the head, reports {retried['reports'].iloc[0]}")
-
-
-def _trials_running_on(cluster, node_id: str) -> bool:
-    result = subprocess.run(
-        [RAY, "list", "actors", f"--address={cluster.dashboard}", "--format=json"],
-        capture_output=True, text=True, env={**os.environ, **cluster.env}, timeout=60,
-    )  # fmt: skip
-    if result.returncode != 0 or not result.stdout.startswith("["):  # "No resource in the cluster"
-        return False
-    actors = json.loads(result.stdout)
-    return any(a["node_id"] == node_id and a["state"] == "ALIVE" and a["class_name"] == TRIAL_ACTOR for a in actors)
-
-
-def _trials_past_checkpoint(storage_path: str, experiment: str, epochs: int) -> int:
-    """Trials whose latest checkpoint in the bucket (``checkpoint_000005``: the 6th) holds ``epochs`` or more."""
-    try:
-        files = _bucket_files(storage_path, experiment)
-    except OSError:
-        return 0
-    latest = {}
-    for name in files:
-        if match := re.search(r"(.*)/checkpoint_(\d+)", name):
-            latest[match.group(1)] = max(latest.get(match.group(1), 0), int(match.group(2)) + 1)
-    return sum(done >= epochs for done in latest.values())
-
-
 def _bucket_files(storage_path: str, experiment: str) -> list[str]:
     import pyarrow.fs
 
@@ -307,11 +308,11 @@ def test_trials_share_logical_gpus_and_scikit_learn_trials_hold_none(tmp_path_fa
     hidden = tmp_path_factory.mktemp("gpu-runs")
     gpu_cluster = RayCluster(hidden, {"RAY_AUTH_MODE": "token"})
     gpu_cluster.start_head(cpus=2, gpus=2)
-    shares = ["--gpus-per-trial", "0.5", "--cpus-per-trial", "0.5", "--num-samples", "4", "--scheduler", "none"]
+    shares = ["--gpus-per-trial", "0.5", "--cpus-per-trial", "0.5", "--scheduler", "none"]
     try:
-        keras = search(gpu_cluster, "--family", "keras_mlp", *shares, "--space", space(tmp_path, SMALL_KERAS),
-                       "--output-dir", str(hidden / "keras"))  # fmt: skip
-        svc = search(gpu_cluster, "--family", "svc", *shares, "--output-dir", str(hidden / "svc"))
+        keras = search(gpu_cluster, "--family", "keras_mlp", *shares, "--num-samples", "4", "--space",
+                       space(tmp_path, SMALL_KERAS), "--output-dir", str(hidden / "keras"))  # fmt: skip
+        svc = search(gpu_cluster, "--family", "svc", *shares, "--num-samples", "2", "--output-dir", str(hidden / "svc"))
     finally:
         gpu_cluster.stop()
     assert keras.returncode == 0, keras.stderr

@@ -26,6 +26,7 @@ from search.records.storage import Storage
 from search.records.study import INTERRUPTED, JOURNAL_FILE, RUN, TUNE_TRIAL_ID, open_study_place
 from search.tune.resume import plan_resume, tune_state_problem
 from tests.conftest import ROOT
+from tests.ray_nodes import wait_for
 from tests.test_cli import run_cli, signal_when_printed
 
 pytestmark = pytest.mark.slow  # every test runs the command line, or reads a run it made
@@ -101,7 +102,6 @@ def killed_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("killed") / "run"
     kept, processes = kill_after_finished(start_search(out), out, 4)
     shutil.copytree(out, out.parent / "as killed")  # the first test resumes the run itself
-    time.sleep(5)
     return out, kept, processes
 
 
@@ -114,7 +114,10 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 
 def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_trial(killed_run):
     out, kept, processes = killed_run
-    assert not still_alive(processes), "no Ray process of the run outlives it by more than a few seconds"
+    try:
+        wait_for(lambda: not still_alive(processes), timeout=5)
+    except TimeoutError:
+        pytest.fail(f"Ray processes of the run outlived it by more than 5 s: {still_alive(processes)}")
     behind = tune_state_problem(Storage(None, str(out)), str(out / "tune"), kept)
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
