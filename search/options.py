@@ -59,6 +59,7 @@ def resolve_settings(
             cpus_per_trial=args.cpus_per_trial,
             gpus_per_trial=args.gpus_per_trial,
             seed=args.seed,
+            end_chance=args.end_chance,
             patience=args.patience,
             address=args.address,
         ),

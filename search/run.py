@@ -148,12 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
         f"whole search training split: 4 gives 1/27, 1/9, 1/3, all (default: {rung_default('sample_rungs')})",
     )
     parser.add_argument(
+        "--end-chance",
+        type=float,
+        metavar="P",
+        help="end the search once the chance that its next trials beat the best by more than one standard error "
+        "of the validation split's accuracy falls below P, judged from how trials' scores at their rungs led to "
+        "their full-budget scores; a trial with no such chance left stops at its rung; 0 runs to --time-budget "
+        f"or --num-samples (default: {default_of('end_chance')})",
+    )
+    parser.add_argument(
         "--patience",
         type=int,
         metavar="N",
-        help="end the search once N trials in a row reached their full budget without beating the best by more "
-        "than one standard error of the validation split's accuracy; 0 runs to --time-budget or --num-samples "
-        f"(default: {default_of('patience')})",
+        help="instead of --end-chance: end the search once N trials in a row reached their full budget without "
+        "beating the best by more than one standard error of the validation split's accuracy; 0 runs to "
+        "--time-budget or --num-samples",
     )
     parser.add_argument(
         "--max-concurrent",

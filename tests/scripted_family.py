@@ -2,16 +2,19 @@
 
 Like scikit-learn's ``FastClassifier`` in its successive-halving tests: training costs nothing, and
 the score at epoch ``e`` of ``epochs`` is ``quality * e / epochs``, so which trials ASHA stops, and
-at which rung, follows from the order and the qualities of the trials alone.
+at which rung, follows from the order and the qualities of the trials alone. With ``rise``, each
+trial is better than the one before.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ray import tune
 
 from search.core.data import FitData
 from search.core.settings import Budget
@@ -19,7 +22,7 @@ from search.core.trial_report import TrialReport
 from search.families.base import EPOCHS, Report
 
 NAME = "scripted"
-PARAMETERS = frozenset({"quality", "epochs"})
+PARAMETERS = frozenset({"quality", "epochs", "rise"})
 ALLOWED = {}
 BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
@@ -34,10 +37,15 @@ def article_config(n_features: int) -> dict[str, Any]:
 
 
 def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None):
-    epochs = int(config["epochs"])
+    """``rise``: each trial's quality is that much more than the last one's (by Ray Tune's trial number)."""
+    epochs, quality = int(config["epochs"]), float(config["quality"])
+    if "rise" in config:
+        # Ray Tune counts its trials in their folders' names: <trainable>_<trial id>_<count>_<config>
+        number = int(re.search(r"_[0-9a-f]{8}_(\d+)_", Path(tune.get_context().get_trial_dir()).name).group(1))
+        quality = min(1.0, float(config["rise"]) * number)
     for epoch in range(1, epochs + 1):
-        report(TrialReport.after_epoch(epoch, epochs, float(config["quality"]) * epoch / epochs))
-    return float(config["quality"])
+        report(TrialReport.after_epoch(epoch, epochs, quality * epoch / epochs))
+    return quality
 
 
 def predict(model: Any, X: np.ndarray) -> np.ndarray:

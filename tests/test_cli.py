@@ -144,6 +144,10 @@ BAD_INPUTS = {
     ),
     "no sample rungs": (lambda tmp: ["--family", "svc", "--sample-rungs", "0"], "must be at least 1 (got 0)"),
     "negative patience": (lambda tmp: ["--family", "svc", "--patience", "-1"], "--patience must be 0 or more (got -1)"),
+    "end chance of 1": (
+        lambda tmp: ["--family", "svc", "--end-chance", "1"],
+        "--end-chance must be between 0 and 1 (got 1)",
+    ),
     "resume nothing": (lambda tmp: ["--resume", str(tmp)], "not a run's results folder"),
     "resume damaged settings": (lambda tmp: ["--resume", damaged_run(tmp)], "settings.json is damaged (--num-samples"),
     "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),

@@ -1,5 +1,6 @@
-"""When a search ends: converged (the plateau rule), its trial cap, its time budget; and no trial starts
-a rung it could not finish before the time budget runs out."""
+"""When a search ends: converged (the outlook rule, or the plateau rule with --patience), its trial cap,
+its time budget; a trial with no chance of a gain left stops at its rung; and no trial starts a rung it
+could not finish before the time budget runs out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import pytest
 from ray.tune.schedulers import TrialScheduler
 
 from search.core.ending import CONVERGED, TIME_BUDGET, TRIAL_CAP, why_search_ended
+from search.core.outlook import HORIZON, MIN_FULL_BUDGET, Outlook
 from search.core.plateau import Plateau, standard_error
+from search.core.settings import Rungs
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
 from search.tune.schedulers import SearchFIFOScheduler
@@ -54,15 +57,86 @@ def outcome(score: float, ended_at: float, progress: float = 1.0) -> TrialOutcom
     return TrialOutcome(f"t{ended_at}", {}, TrialReport(score, progress), reports=1, ended_at=ended_at)
 
 
-def test_the_trials_say_why_the_search_ended():
-    plateau = [outcome(0.98, t) for t in range(4)]
-    ended = why_search_ended(plateau, validation_size=VALIDATION, patience=3, num_samples=100, time_budget_s=600)
-    assert ended.reason == CONVERGED
-    rising = [outcome(0.90 + 0.01 * t, t) for t in range(4)] + [outcome(0.99, 9, progress=0.5)]
-    capped = why_search_ended(rising, validation_size=VALIDATION, patience=3, num_samples=5, time_budget_s=600)
+def test_the_search_says_why_it_ended():
+    trials = [outcome(0.90 + 0.01 * t, t) for t in range(4)] + [outcome(0.99, 9, progress=0.5)]
+    ended = why_search_ended(trials, converged="converged: because", num_samples=5, time_budget_s=600)
+    assert ended.reason == CONVERGED and ended.why == "converged: because", "the end rule's reason comes first"
+    capped = why_search_ended(trials, converged=None, num_samples=5, time_budget_s=600)
     assert capped.reason == TRIAL_CAP and "all 5 trials" in capped.why
-    timed = why_search_ended(rising, validation_size=VALIDATION, patience=3, num_samples=50, time_budget_s=600)
-    assert timed.reason == TIME_BUDGET and "10m" in timed.why and "0 of 3" in timed.why
+    timed = why_search_ended(trials, converged=None, num_samples=50, time_budget_s=600)
+    assert timed.reason == TIME_BUDGET and "10m" in timed.why
+
+
+def full_trial(outlook: Outlook, trial_id: str, rungs: dict[int, float], final: float) -> None:
+    for budget, score in rungs.items():
+        outlook.report(trial_id, budget, score, full=False)
+    outlook.report(trial_id, 27, final, full=True)
+    outlook.end(trial_id)
+
+
+def stopped_trial(outlook: Outlook, trial_id: str, rungs: dict[int, float]) -> None:
+    for budget, score in rungs.items():
+        outlook.report(trial_id, budget, score, full=False)
+    outlook.end(trial_id)
+
+
+def test_a_rungs_score_and_its_learnt_step_give_a_trials_chance_of_a_gain():
+    outlook = Outlook(VALIDATION)
+    for n, final in enumerate((0.980, 0.979, 0.9795)):  # full budget is 1 point above rung 9, give or take 0.05
+        full_trial(outlook, f"f{n}", {9: final - 0.010 + 0.0005 * (n - 1)}, final)
+    assert outlook.anchor == 0.980 and outlook.mark == pytest.approx(0.980 + SE, abs=1e-4)
+    assert outlook.chance(9, 0.970) < 0.02, "98.0% at full budget is no gain over 98.0%"
+    assert outlook.chance(9, 0.975) > 0.99, "98.5% is a gain beyond one standard error (0.19 points)"
+    assert 0.2 < outlook.chance(9, 0.9719) < 0.8, "right at the mark: a coin toss"
+    assert outlook.chance(3, 0.95) is None, "no full-budget trial told the step from rung 3 yet"
+
+    outlook.report("weak", 9, 0.965, full=False)
+    assert not outlook.promising("weak"), "it stops at its rung rather than confirm a loss at full budget"
+    outlook.report("strong", 9, 0.9735, full=False)
+    assert outlook.promising("strong")
+
+
+def test_the_search_ends_once_the_last_trials_leave_little_chance_of_a_gain():
+    outlook = Outlook(VALIDATION)
+    for n in range(MIN_FULL_BUDGET):
+        full_trial(outlook, f"f{n}", {3: 0.95, 9: 0.97}, 0.98)
+    assert not outlook.reached, f"too few trials looked back on ({HORIZON} needed)"
+    for n in range(HORIZON - MIN_FULL_BUDGET + 1):  # until the first trial, a gain, is no longer among them
+        assert not outlook.reached
+        stopped_trial(outlook, f"s{n}", {3: 0.93})  # 2 points below the best at its rung
+    assert outlook.reached
+    why = outlook.explain()
+    assert f"the next {HORIZON} trials beat 98.00%" in why and "below 5%" in why, why
+
+
+def test_a_search_still_gaining_does_not_end():
+    outlook = Outlook(VALIDATION)
+    for n in range(MIN_FULL_BUDGET + HORIZON):
+        final = 0.90 + 0.005 * n  # each beats the last by more than one standard error
+        full_trial(outlook, f"f{n}", {9: final - 0.01}, final)
+        assert not outlook.reached
+    assert outlook.chance_ahead() == 1.0
+
+
+def test_a_few_trials_near_the_mark_keep_the_search_going():
+    outlook = Outlook(VALIDATION)
+    for n in range(MIN_FULL_BUDGET):
+        full_trial(outlook, f"f{n}", {9: 0.97 + 0.0002 * n}, 0.98 + 0.0002 * n)
+    for n in range(HORIZON - 1):
+        stopped_trial(outlook, f"s{n}", {9: 0.95})
+    stopped_trial(outlook, "close", {9: 0.9718})  # about even odds to have beaten the mark
+    assert not outlook.reached, f"one coin toss in {HORIZON} trials: about a 4% chance per trial ahead"
+
+
+def test_an_end_chance_of_zero_never_ends_the_search_nor_stops_a_trial():
+    outlook = Outlook(VALIDATION, end_chance=0)
+    for n in range(MIN_FULL_BUDGET):
+        full_trial(outlook, f"f{n}", {9: 0.97}, 0.98)
+    for n in range(3 * HORIZON):
+        outlook.report(f"s{n}", 9, 0.5, full=False)
+        assert outlook.promising(f"s{n}")
+        outlook.end(f"s{n}")
+    assert not outlook.reached
 
 
 class Trial:
@@ -90,14 +164,43 @@ def test_a_trial_that_could_not_finish_before_the_time_budget_ends_stops_at_its_
 
 
 CONSTANT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 1, high: 1}\n"
+FLAT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 9, high: 9}\n"
+RISING = "rise: {type: categorical, choices: [0.06]}\nquality: {type: categorical, choices: [0.9]}\n" + (
+    "epochs: {type: int, low: 9, high: 9}\n"
+)
 
 
 @pytest.mark.slow
-def test_a_search_that_stops_improving_ends_before_its_trial_cap(ray_cluster, digits_splits, tmp_path):
+def test_a_search_whose_next_trials_cannot_gain_ends_early_and_stops_trials_at_their_rungs(
+    ray_cluster, digits_splits, tmp_path
+):
+    """Every trial scores 90% after 9 epochs (10% per epoch): once three reached their full budget, the
+    rest cannot gain; they stop at their rungs, and the search ends long before its cap of 60."""
+    result = search_digits(digits_splits, tmp_path, "scripted", FLAT, num_samples=60, time_budget_s=300,
+                           max_concurrent=1, rungs=Rungs(grace_period=1, reduction_factor=3))  # fmt: skip
+    assert result.ended.reason == CONVERGED, result.ended.why
+    assert HORIZON < len(result.trials) < 30, len(result.trials)
+    assert "chance that the next 15 trials beat 90.00%" in result.ended.why
+    full = result.trials[result.trials["status"] == "completed"]
+    assert len(full) < len(result.trials) / 2, "the trials after the first few stopped at a rung"
+    json.dumps(result.ended.to_dict())
+
+
+@pytest.mark.slow
+def test_a_search_still_improving_runs_to_its_cap(ray_cluster, digits_splits, tmp_path):
+    """Each trial scores 6 points more than the one before (``rise``): every one is a gain (until the 17th
+    scores 100%), none is stopped by the end rule, and the search runs all of its 18 trials."""
+    result = search_digits(digits_splits, tmp_path, "scripted", RISING, num_samples=18, time_budget_s=300,
+                           max_concurrent=1, rungs=Rungs(grace_period=1, reduction_factor=3))  # fmt: skip
+    assert result.ended.reason == TRIAL_CAP, result.ended.why
+    assert len(result.trials) == 18
+
+
+@pytest.mark.slow
+def test_with_patience_a_search_that_stops_improving_ends_after_that_many_trials(ray_cluster, digits_splits, tmp_path):
     result = search_digits(
         digits_splits, tmp_path, "scripted", CONSTANT, num_samples=40, time_budget_s=120, max_concurrent=1, patience=3
     )
     assert result.ended.reason == CONVERGED, result.ended.why
     assert 4 <= len(result.trials) <= 6, "the first trial, three without a gain, and those already started"
     assert "3 trials in a row" in result.ended.why
-    json.dumps(result.ended.to_dict())

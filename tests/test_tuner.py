@@ -167,7 +167,15 @@ def expected_stopping_epochs(qualities: list[float], rungs: list[int], reduction
 def test_asha_stops_scripted_trials_at_exactly_the_rungs_successive_halving_gives(ray_cluster, digits_splits, tmp_path):
     space = "quality: {type: float, low: 0.0, high: 1.0}\nepochs: {type: int, low: 9, high: 9}\n"
     result = search_digits(
-        digits_splits, tmp_path, "scripted", space, num_samples=14, time_budget_s=300, max_concurrent=1, rungs=Rungs()
+        digits_splits,
+        tmp_path,
+        "scripted",
+        space,
+        num_samples=14,
+        time_budget_s=300,
+        max_concurrent=1,
+        rungs=Rungs(),
+        end_chance=0,  # ASHA alone decides
     )
     trials = result.trials  # in the order the trials were started
     assert trials["quality"].iloc[0] == 0.5, "the article's settings come first"

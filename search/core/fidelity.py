@@ -124,16 +124,30 @@ class AshaRungs:
     max_t: int
     reduction_factor: int
 
+    @property
+    def milestones(self) -> list[int]:
+        """The budgets below ``max_t`` where ASHA compares trials (its rungs)."""
+        found, at = [], self.grace_period
+        while at < self.max_t:
+            found.append(at)
+            at *= self.reduction_factor
+        return found
+
 
 def asha_rungs(fidelity: str, rungs: Rungs, *, max_epochs: int, sizes: list[int]) -> AshaRungs | None:
     """ASHA's rungs over the family's budget unit, or None when ``rungs.scheduler`` is ``none``."""
     if not rungs.stop_early:
         return None
     if fidelity == BudgetUnit.SAMPLES:
-        time_attr, first, last = TRAIN_SAMPLES, sizes[0], sizes[-1]
+        first, last = sizes[0], sizes[-1]
     else:
-        time_attr, first, last = EPOCHS_DONE, min(rungs.grace_period, max_epochs), max_epochs
-    return AshaRungs(time_attr, first, max(last, first), rungs.reduction_factor)
+        first, last = min(rungs.grace_period, max_epochs), max_epochs
+    return AshaRungs(budget_key(fidelity), first, max(last, first), rungs.reduction_factor)
+
+
+def budget_key(fidelity: str) -> str:
+    """The report's field that counts a family's budget: epochs done, or training images."""
+    return TRAIN_SAMPLES if fidelity == BudgetUnit.SAMPLES else EPOCHS_DONE
 
 
 def max_epochs(space: SearchSpace, defaults: Mapping[str, Any]) -> int:

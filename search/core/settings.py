@@ -15,7 +15,7 @@ from typing import Any
 from search.core.data import DATASETS, DEFAULT_VALIDATION_FRACTION
 from search.core.errors import InputError
 from search.core.kinds import Scheduler
-from search.core.plateau import DEFAULT_PATIENCE
+from search.core.outlook import DEFAULT_END_CHANCE
 
 SCHEDULERS = tuple(scheduler.value for scheduler in Scheduler)
 LOCAL_EXPERIMENT_NAME = "tune"
@@ -89,9 +89,10 @@ class Constraint:
             return None if value in self.choices else f"must be one of {', '.join(self.choices)} (got {value!r})"
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (self.whole and value != int(value)):
             return f"must be a {'whole ' if self.whole else ''}number (got {value!r})"
-        if self.high is not None and not (self.low < value < self.high):
+        above_low = self.low is None or value > self.low or (value == self.low and self.low_inclusive)
+        if self.high is not None and not (above_low and value < self.high):
             return f"must be between {self.low:g} and {self.high:g} (got {value:g})"
-        if self.low is None or value > self.low or (value == self.low and self.low_inclusive):
+        if above_low:
             return None
         if not self.low_inclusive:
             return f"must be more than {self.low:g} (got {value:g})"
@@ -109,12 +110,13 @@ CONSTRAINTS: dict[str, Constraint] = {
     "time_budget_s": Constraint(low=0, low_inclusive=False),
     "search_train_samples": at_least(1, optional=True),
     "max_train_samples": at_least(1, optional=True),
-    "validation_fraction": Constraint(low=0, high=0.5),
+    "validation_fraction": Constraint(low=0, high=0.5, low_inclusive=False),
     "max_concurrent": at_least(1, optional=True),
     "cpus_per_trial": Constraint(low=0, low_inclusive=False),
     "gpus_per_trial": Constraint(low=0, optional=True),
     "seed": at_least(0),
-    "patience": at_least(0),
+    "patience": at_least(0, optional=True),
+    "end_chance": Constraint(low=0, high=1),
     "rungs.scheduler": Constraint(choices=SCHEDULERS),
     "rungs.reduction_factor": at_least(2),
     "rungs.grace_period": at_least(1),
@@ -161,8 +163,12 @@ class Settings:
     run_id: str | None = None
     """Marks this run's trials in the study, which other runs may share; None: the run folder's name."""
     rungs: Rungs = DEFAULT_RUNGS
-    patience: int = DEFAULT_PATIENCE
-    """Full-budget trials in a row without a gain beyond the validation noise that end the search (0: never)."""
+    end_chance: float = DEFAULT_END_CHANCE
+    """The search ends once the chance that its next trials gain beyond the validation noise falls below this
+    (``search.core.outlook``; 0: never)."""
+    patience: int | None = None
+    """Instead of ``end_chance``: full-budget trials in a row without a gain beyond the validation noise that
+    end the search (``search.core.plateau``; 0: never). None: the ``end_chance`` rule."""
 
     def __post_init__(self) -> None:
         for setting, constraint in CONSTRAINTS.items():

@@ -11,6 +11,7 @@ from typing import Any
 
 from search.core.data import Dataset, Splits
 from search.core.formatting import format_config, format_duration
+from search.core.outlook import HORIZON
 from search.core.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
 from search.core.reporter import SILENT, Reporter
 from search.core.settings import Rungs, Settings
@@ -80,7 +81,7 @@ def run_family(
         f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
         f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
-        f"{describe_patience(settings.patience)}; "
+        f"{describe_end_rule(settings)}; "
         f"{placement.concurrent} at once, each holding {placement.cpus:g} CPUs and {placement.gpus:g} GPUs; "
         f"{describe_scheduler(settings.rungs, family.FIDELITY)}"
     )
@@ -172,11 +173,19 @@ def experiment_location(settings: Settings) -> str:
     return f"{base.rstrip('/')}/{settings.experiment_name}" + (f"?{query}" if query else "")
 
 
-def describe_patience(patience: int) -> str:
+def describe_end_rule(settings: Settings) -> str:
     """One phrase: when the search ends before its caps."""
-    if patience == 0:
+    if settings.patience == 0 or (settings.patience is None and settings.end_chance == 0):
         return "with no end before them"
-    return f"ending sooner once {patience} full-budget trials in a row bring no gain beyond the validation noise"
+    if settings.patience is not None:
+        return (
+            f"ending sooner once {settings.patience} full-budget trials in a row bring no gain beyond the "
+            "validation noise"
+        )
+    return (
+        f"ending sooner once the chance that the next {HORIZON} trials gain beyond the validation noise falls "
+        f"below {settings.end_chance:.0%}"
+    )
 
 
 def describe_scheduler(rungs: Rungs, fidelity: str) -> str:

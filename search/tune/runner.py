@@ -15,7 +15,7 @@ from ray import tune
 
 from search.core.data import FitData
 from search.core.ending import why_search_ended
-from search.core.fidelity import asha_rungs, max_epochs, sample_sizes
+from search.core.fidelity import asha_rungs, budget_key, max_epochs, sample_sizes
 from search.core.reporter import SILENT, Reporter
 from search.core.settings import Settings
 from search.core.spaces import SearchSpace
@@ -50,7 +50,7 @@ from search.tune.progress import ProgressPrinter
 from search.tune.resume import ResumePlan
 from search.tune.schedulers import search_scheduler
 from search.tune.searcher import StudySearcher, attached_study
-from search.tune.stopper import PlateauStopper
+from search.tune.stopper import EndRuleStopper, TrialEnds, ended_by_rule
 from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, named_trial, one_line, where_and_when
 
 ERROR_FILE = "error.txt"
@@ -138,6 +138,15 @@ def run_search(
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
             searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
         limited = limit_concurrency(searcher, placement, reporter)
+        stopper = EndRuleStopper(
+            run_id,
+            VALIDATION_ACCURACY,
+            budget_key(family.FIDELITY),
+            len(data.y_val),
+            end_chance=settings.end_chance,
+            patience=settings.patience,
+            rungs=plan.milestones if plan is not None else (),
+        )
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -156,8 +165,11 @@ def run_search(
                 failure_config=tune.FailureConfig(max_failures=RETRIES),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
                 verbose=0,
-                stop=PlateauStopper(VALIDATION_ACCURACY, len(data.y_val), settings.patience),
-                callbacks=[ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples, reporter)],
+                stop=stopper,
+                callbacks=[
+                    TrialEnds(stopper),
+                    ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples, reporter),
+                ],
             ),
         )
     started = time.monotonic()
@@ -184,8 +196,7 @@ def run_search(
     share = training_core_share(trials, seconds, resources.cpus, placement.cpus)
     ended = why_search_ended(
         outcomes,
-        validation_size=len(data.y_val),
-        patience=settings.patience,
+        converged=ended_by_rule(run_id),
         num_samples=num_samples + (len(resume.kept) if resume is not None and not resume.restore else 0),
         time_budget_s=time_budget_s,
     )
