@@ -96,6 +96,15 @@ def test_a_rungs_score_and_its_learnt_step_give_a_trials_chance_of_a_gain():
     assert outlook.promising("strong")
 
 
+def test_the_steps_of_weak_trials_that_reached_their_full_budget_do_not_blur_the_top():
+    outlook = Outlook(VALIDATION)
+    for n, final in enumerate((0.980, 0.979, 0.9795)):
+        full_trial(outlook, f"f{n}", {9: final - 0.010 + 0.0005 * (n - 1)}, final)
+    for n, (rung, final) in enumerate(((0.90, 0.95), (0.93, 0.92), (0.91, 0.94))):  # let through early
+        full_trial(outlook, f"weak{n}", {9: rung}, final)
+    assert outlook.chance(9, 0.970) < 0.02, "judged by the steps of the trials at the top of the rung"
+
+
 def test_the_search_ends_once_the_last_trials_leave_little_chance_of_a_gain():
     outlook = Outlook(VALIDATION)
     for n in range(MIN_FULL_BUDGET):

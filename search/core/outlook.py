@@ -3,8 +3,11 @@
 A trial's score at a rung (after part of its budget) tells much about its score at the full budget. On
 MNIST's svc the full-budget score is the last rung's plus about 0.99 points, give or take 0.12: both
 are measured on the same validation images, so their errors move together. The trials that reach
-their full budget teach that step for every rung they passed (its median, and its spread from the
-median absolute deviation, widened for few trials).
+their full budget teach that step for every rung they passed: from the half of them that scored best
+at that rung (at least three), its median, and its spread from the median absolute deviation,
+widened for few trials. The best half, because the trials that could still change the answer are
+at the top, and a weak trial that an early rung let through (when ASHA had few to compare it with)
+takes steps of another size.
 
 Every trial that ends is then given its chance of having been a gain: of beating the score of the
 last gain by more than one standard error of the validation split (``search.core.plateau``'s noise).
@@ -44,8 +47,8 @@ class Outlook:
     best: float | None = None
     anchor: float | None = None
     """The score of the last gain larger than one standard error."""
-    steps: dict[float, list[float]] = field(default_factory=dict)
-    """Per budget below the full one: full-budget score minus the score there, one per full-budget trial."""
+    steps: dict[float, list[tuple[float, float]]] = field(default_factory=dict)
+    """Per budget below the full one: (score there, full-budget score minus it), one per full-budget trial."""
     scores: dict[str, dict[float, float]] = field(default_factory=dict)
     """Per trial still running: its score at each budget reported so far."""
     full: dict[str, float] = field(default_factory=dict)
@@ -68,9 +71,10 @@ class Outlook:
 
     def chance(self, budget: float, score: float) -> float | None:
         """The chance that a trial scoring ``score`` after ``budget`` ends as a gain; None while unknown."""
-        steps = self.steps.get(budget, [])
-        if self.mark is None or self.full_budget < MIN_FULL_BUDGET or len(steps) < MIN_FULL_BUDGET:
+        pairs = sorted(self.steps.get(budget, []), reverse=True)
+        if self.mark is None or self.full_budget < MIN_FULL_BUDGET or len(pairs) < MIN_FULL_BUDGET:
             return None
+        steps = [step for _, step in pairs[: max(MIN_FULL_BUDGET, (len(pairs) + 1) // 2)]]
         middle = statistics.median(steps)
         spread = 1.4826 * statistics.median(abs(step - middle) for step in steps)
         spread = max(spread, 1 / self.validation_size) * math.sqrt(1 + 1 / len(steps))
@@ -100,7 +104,7 @@ class Outlook:
         self.chances.append(float(self.mark is None or final > self.mark))
         self.full_budget += 1
         for budget, earlier in reported.items():
-            self.steps.setdefault(budget, []).append(final - earlier)
+            self.steps.setdefault(budget, []).append((earlier, final - earlier))
         self.best = final if self.best is None else max(self.best, final)
         if self.mark is None or final > self.mark:
             self.anchor = final
