@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -157,3 +159,26 @@ def test_svc_fits_on_every_core_the_work_holds_and_predicts_what_libsvm_predicts
     assert isinstance(model, IntelexSVC) and model.n_jobs == 2, "scikit-learn-intelex, on the 2 CPUs the fit holds"
     libsvm = SVC(kernel="rbf", **config).fit(digits_splits.X_train, digits_splits.y_train)
     assert np.array_equal(model.predict(digits_splits.X_test), libsvm.predict(digits_splits.X_test))
+
+
+def test_svc_in_a_trials_thread_uses_only_the_cores_it_holds(digits_splits):
+    """Ray Tune runs a trial's function outside the main thread, where scikit-learn-intelex ignores
+    ``n_jobs`` and would use every core: two trials at once would each take the whole machine."""
+    from search.families import svc
+    from search.machine.threads import cap_threads
+
+    data = digits_splits.retrain_data()
+    X, y = np.tile(data.X_train, (3, 1)), np.tile(data.y_train, 3)  # long enough to measure its CPU time
+    used = {}
+
+    def trial() -> None:
+        with cap_threads(1):
+            wall, cpu = time.monotonic(), time.process_time()
+            for _ in range(5):
+                svc.build({"C": 5.0, "gamma": 0.02}, seed=0, threads=1).fit(X, y)
+            used["cores"] = (time.process_time() - cpu) / (time.monotonic() - wall)
+
+    thread = threading.Thread(target=trial)
+    thread.start()
+    thread.join()
+    assert used["cores"] < 1.3, f"the fit kept {used['cores']:.1f} cores busy on average, holding 1"
