@@ -27,7 +27,7 @@ from search.options import resolve_settings
 from search.records.folders import remove_made, results_folder
 from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
 from search.records.storage import open_storage
-from search.records.study import StudyPlace, check_study_matches, open_study_place
+from search.records.study import StudyPlace, check_study_matches, close_orphans, open_study_place
 from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
             storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
             studies = open_studies([s for s in plans if s.study_storage], spaces, resume)
         studies.update(open_studies([s for s in plans if not s.study_storage], spaces, resume))  # journals
+        for settings in plans if resume else []:
+            close_orphans(studies[settings.family], settings.run)
         resumes = {
             s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run) if resume else None
             for s in plans

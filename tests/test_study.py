@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import time
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from search.records.study import CUT_OFF, JOURNAL_FILE, RUN, open_study_place
+from search.records.study import CUT_OFF, INTERRUPTED, JOURNAL_FILE, RUN, close_orphans, open_study_place
 from tests.postgres_server import free_port, postgres_server
 from tests.test_cli import run_cli
 from tests.test_nothing_lost import load_study
@@ -134,3 +135,21 @@ def test_when_every_trial_fails_one_line_exit_1_and_the_trials_are_written(tmp_p
     study = load_study(out)
     assert [t.state for t in study.trials] == [TrialState.FAIL] * 3
     assert all("no_such_activation" in t.user_attrs["error"] for t in study.trials)
+
+
+def test_a_trial_asked_for_by_a_killed_driver_before_it_marked_it_is_closed_on_resume(tmp_path):
+    """The driver marks each trial with its run right after asking the study for it; killed between the
+    two, it leaves a RUNNING trial no run claims. ``--resume`` closes it in the run folder's own journal,
+    and leaves a shared database's alone (it may be another driver's trial of this moment)."""
+    place = open_study_place(None, "run", tmp_path)
+    study = place.create(optuna.samplers.RandomSampler(seed=0))
+    marked = study.ask()
+    marked.set_user_attr(RUN, "run-1")
+    orphan = study.ask()
+    shared = dataclasses.replace(place, private=False)
+    assert close_orphans(shared, "run-1") == 0 and study.trials[orphan.number].state == TrialState.RUNNING
+
+    assert close_orphans(place, "run-1") == 1
+    closed = place.load().trials[orphan.number]
+    assert closed.state == TrialState.FAIL and closed.user_attrs[RUN] == "run-1" and INTERRUPTED in closed.user_attrs
+    assert place.load().trials[marked.number].state == TrialState.RUNNING, "the run's own trials are resume's to close"

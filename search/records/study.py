@@ -58,6 +58,8 @@ class StudyPlace:
     name: str
     where: str
     """For messages: the journal's path or the database URL without its password."""
+    private: bool = False
+    """The run folder's own journal: no other run writes to it (a database may be shared)."""
 
     def create(self, sampler: optuna.samplers.BaseSampler, maximize: bool = True) -> optuna.Study:
         """The study, made if the storage does not hold it yet, sampling with ``sampler`` (no pruner: Ray Tune's
@@ -109,10 +111,10 @@ def open_study_place(url: str | None, name: str, run_dir: Path, create: bool = T
 
         path = run_dir / JOURNAL_FILE
         if not create and not path.exists():
-            return StudyPlace(None, name, str(path))
+            return StudyPlace(None, name, str(path), private=True)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            return StudyPlace(JournalStorage(JournalFileBackend(str(path))), name, str(path))
+            return StudyPlace(JournalStorage(JournalFileBackend(str(path))), name, str(path), private=True)
         except Exception as error:  # noqa: BLE001 - a damaged journal raises whatever its first bad line causes
             raise StudyError(f"the study journal {path} is damaged ({_first_line(error)})") from None
     shown = hide_password(url)
@@ -196,6 +198,25 @@ def trials_of_run(study: optuna.Study, run_id: str) -> list[FrozenTrial]:
 def finished_by_themselves(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     """Trials that ended on their own (not closed because their driver stopped)."""
     return [t for t in trials if t.state in FINISHED and INTERRUPTED not in t.user_attrs]
+
+
+def close_orphans(place: StudyPlace, run_id: str) -> int:
+    """Close the trials a stopped driver asked the study for but had not yet marked as its own; returns how many.
+
+    The searcher marks a trial with its run right after ``Study.ask``; a driver killed between the two
+    leaves a RUNNING trial that no run claims and no resume would close. In the run folder's own
+    journal it can only be this run's: it is marked so, ``INTERRUPTED``, and told FAIL (it never
+    started). In a shared database it may be another driver's trial of this very moment: left alone.
+    """
+    study = place.load() if place.private else None
+    if study is None:
+        return 0
+    orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if RUN not in t.user_attrs]
+    for trial in orphans:
+        handle = place.trial(study, trial.number)
+        _set_attributes(handle, {RUN: run_id, INTERRUPTED: "asked for by its driver, which stopped before it started"})
+        study.tell(handle, state=TrialState.FAIL)
+    return len(orphans)
 
 
 def close_running(
