@@ -398,6 +398,4 @@ def load_family_space(settings: Settings) -> SearchSpace:
 
 
 if __name__ == "__main__":
-    from search.machine.reaper import exit_watched
-
-    exit_watched(main())
+    sys.exit(main())
