@@ -15,7 +15,6 @@ scheduler stops most trials at a low rung completes a handful in the same time.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_PATIENCE = 6
@@ -65,11 +64,3 @@ class Plateau:
             f"{self.anchor:.2%} by more than one standard error of the {self.validation_size:,}-image "
             f"validation split ({self.noise * 100:.2f} points); best {self.best:.2%}"
         )
-
-
-def plateau_of(scores: Iterable[float], validation_size: int, patience: int) -> Plateau:
-    """The plateau after full-budget ``scores`` in the order their trials finished."""
-    plateau = Plateau(validation_size, patience)
-    for score in scores:
-        plateau.observe(score)
-    return plateau
