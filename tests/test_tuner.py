@@ -18,6 +18,17 @@ def search(family, digits_splits, tmp_path, space_yaml=None, **options):
     return search_digits(digits_splits, tmp_path, family, space_yaml, **options)
 
 
+def test_a_trial_cut_off_before_it_reported_is_known_by_its_id_from_its_folder(tmp_path):
+    from ray import tune
+
+    from search.tune.runner import outcome_of
+
+    folder = tmp_path / "mlp_trial_1a2b3c4d"
+    folder.mkdir()
+    outcome = outcome_of(tune.Result(metrics={}, checkpoint=None, error=None, path=str(folder)))
+    assert outcome.trial_id == "1a2b3c4d", "matched to its study trial, not counted twice in trials.csv"
+
+
 def test_the_clusters_resources_are_read_once_ray_runs(ray_cluster):
     assert read_resources() == ClusterResources(cpus=2, gpus=0, largest_node_cpus=2, nodes=1, head_cpus=2)
 

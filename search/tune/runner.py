@@ -51,7 +51,15 @@ from search.tune.resume import ResumePlan
 from search.tune.schedulers import search_scheduler
 from search.tune.searcher import StudySearcher, attached_study
 from search.tune.stopper import EndRuleStopper, TrialEnds, ended_by_rule
-from search.tune.trial import TRIAL_ERROR, TRIAL_TRACEBACK, named_trial, one_line, where_and_when
+from search.tune.trial import (
+    TRIAL_ERROR,
+    TRIAL_TRACEBACK,
+    named_trial,
+    one_line,
+    trial_dirname,
+    trial_id_of,
+    where_and_when,
+)
 
 ERROR_FILE = "error.txt"
 """Where Ray Tune appends each failure of a trial, in the trial's folder."""
@@ -157,6 +165,7 @@ def run_search(
                 num_samples=max(num_samples, 0),
                 time_budget_s=max(time_budget_s, 1),
                 reuse_actors=True,
+                trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
                 name=settings.experiment_name,
@@ -233,7 +242,7 @@ def outcome_of(result: tune.Result) -> TrialOutcome:
     error = metrics.get(TRIAL_ERROR) or (None if result.error is None else one_line(result.error))
     traceback = metrics.get(TRIAL_TRACEBACK) or (None if result.error is None else str(result.error))
     return TrialOutcome(
-        trial_id=metrics.get("trial_id") or Path(result.path).name,
+        trial_id=metrics.get("trial_id") or trial_id_of(Path(result.path).name),
         config=dict(result.config or {}),
         last=TrialReport.from_metrics(metrics) if metrics.get(VALIDATION_ACCURACY) is not None else _last_of(scored),
         reports=len(scored),

@@ -80,9 +80,23 @@ def named_trial(family_name: str):
     def trial(config: dict[str, Any], **parameters: Any) -> None:
         run_trial(config, **parameters)
 
-    trial.__name__ = trial.__qualname__ = f"{family_name}_trial"
+    trial.__name__ = trial.__qualname__ = f"{family_name}{TRIAL_SUFFIX}"
     trial.__doc__ = run_trial.__doc__
     return trial
+
+
+TRIAL_SUFFIX = "_trial"
+
+
+def trial_dirname(trial: Any) -> str:
+    """A trial's folder: ``<family>_trial_<Ray Tune's trial id>``, so that a trial cut off before it
+    reported (no metrics, so no ``trial_id`` in them) is still known by its id."""
+    return f"{trial.trainable_name}_{trial.trial_id}"
+
+
+def trial_id_of(folder_name: str) -> str:
+    """Ray Tune's trial id in a folder that ``trial_dirname`` named."""
+    return folder_name.split(f"{TRIAL_SUFFIX}_", 1)[-1]
 
 
 def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):
