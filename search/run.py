@@ -398,4 +398,6 @@ def load_family_space(settings: Settings) -> SearchSpace:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from search.machine.reaper import exit_watched
+
+    exit_watched(main())
