@@ -246,7 +246,8 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
 @pytest.mark.slow
 def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_splits):
     out = tmp_path / "run"
-    options = ["--dataset", "digits", "--num-samples", "2", "--quiet", "--output-dir", str(out)]
+    options = ["--dataset", "digits", "--num-samples", "1", "--max-train-samples", "400", "--quiet"]
+    options += ["--output-dir", str(out)]
     result = run_cli("--family", "all", *options)
     assert result.returncode == 0, result.stderr
     assert "Checkpoint successfully created" not in result.stdout + result.stderr, "one line per epoch is noise"
