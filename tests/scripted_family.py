@@ -41,7 +41,7 @@ def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, r
     epochs, quality = int(config["epochs"]), float(config["quality"])
     if "rise" in config:
         # Ray Tune counts its trials in their folders' names: <trainable>_<trial id>_<count>_<config>
-        number = int(re.search(r"_[0-9a-f]{8}_(\d+)_", Path(tune.get_context().get_trial_dir()).name).group(1))
+        number = int(re.search(r"_[0-9a-f]{8}_(\d+)$", Path(tune.get_context().get_trial_dir()).name).group(1))
         quality = min(1.0, float(config["rise"]) * number)
     for epoch in range(1, epochs + 1):
         report(TrialReport.after_epoch(epoch, epochs, quality * epoch / epochs))

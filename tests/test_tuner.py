@@ -23,7 +23,7 @@ def test_a_trial_cut_off_before_it_reported_is_known_by_its_id_from_its_folder(t
 
     from search.tune.runner import outcome_of
 
-    folder = tmp_path / "mlp_trial_1a2b3c4d"
+    folder = tmp_path / "mlp_trial_1a2b3c4d_7"
     folder.mkdir()
     outcome = outcome_of(tune.Result(metrics={}, checkpoint=None, error=None, path=str(folder)))
     assert outcome.trial_id == "1a2b3c4d", "matched to its study trial, not counted twice in trials.csv"

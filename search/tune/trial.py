@@ -89,14 +89,18 @@ TRIAL_SUFFIX = "_trial"
 
 
 def trial_dirname(trial: Any) -> str:
-    """A trial's folder: ``<family>_trial_<Ray Tune's trial id>``, so that a trial cut off before it
-    reported (no metrics, so no ``trial_id`` in them) is still known by its id."""
-    return f"{trial.trainable_name}_{trial.trial_id}"
+    """A trial's folder: ``<family>_trial_<Ray Tune's trial id>_<its number in the search>``.
+
+    Ray Tune's default also holds the parameters and a date, so a trial cut off before it reported
+    (no metrics, hence no ``trial_id`` in them) could only be told by its folder's whole name.
+    """
+    number = str(trial.experiment_tag).split("_", 1)[0]
+    return f"{trial.trainable_name}_{trial.trial_id}_{number}"
 
 
 def trial_id_of(folder_name: str) -> str:
     """Ray Tune's trial id in a folder that ``trial_dirname`` named."""
-    return folder_name.split(f"{TRIAL_SUFFIX}_", 1)[-1]
+    return folder_name.split(f"{TRIAL_SUFFIX}_", 1)[-1].split("_", 1)[0]
 
 
 def tune_report(budget_key: str, placement: Mapping[str, Any] | None = None):
