@@ -51,8 +51,8 @@ def main() -> None:
 
     lines = [
         "| family | test acc. (95% CI) | validation acc. | trials (done / stopped / failed) | search | retrain "
-        "| whole command | article's test acc. | untuned here (test, time) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| whole command | search ended | article's test acc. | untuned here (test, time) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for report, wall, baseline in rows:
         low, high = report["test_accuracy_ci95"]
@@ -63,7 +63,8 @@ def main() -> None:
             f"| {report['validation_accuracy']:.2%} "
             f"| {trials['total']} ({trials['completed']} / {trials['stopped_early']} / {trials['failed']}) "
             f"| {report['search_seconds'] / 60:.1f} min | {report['retrain_seconds'] / 60:.1f} min "
-            f"| {wall / 60:.1f} min | {report['baseline_test_accuracy']:.1%} | {untuned} |"
+            f"| {wall / 60:.1f} min | {report['search_ended']['why']} "
+            f"| {report['baseline_test_accuracy']:.1%} | {untuned} |"
         )
     table = "\n".join(lines)
     print("\n" + table)
