@@ -153,6 +153,49 @@ class Trial:
         self.trial_id = trial_id
 
 
+def test_a_resumed_search_learns_again_from_the_trials_its_study_holds_as_finished(tmp_path):
+    import pickle
+
+    from optuna.trial import TrialState
+
+    from search.records.study import RUN, TUNE_TRIAL_ID, open_study_place
+    from search.tune.searcher import attached_study
+    from search.tune.stopper import EndRuleStopper
+
+    sizes = [100, 300, 900]
+    live = EndRuleStopper("run-1", "validation_accuracy", "train_samples", VALIDATION, end_chance=0.05,
+                          patience=None, rungs=sizes[:-1], step_budgets=sizes)  # fmt: skip
+    place = open_study_place(None, "run", tmp_path)
+    study = place.create(optuna_sampler())
+    at_full = [[0.90, 0.94, 0.975], [0.91, 0.95, 0.98], [0.89, 0.93, 0.97]]
+    for number, scores in enumerate(at_full + [[0.80]] * HORIZON):  # then 15 trials far below, stopped at 100
+        trial = study.ask()
+        trial.set_user_attr(RUN, "run-1")
+        trial.set_user_attr(TUNE_TRIAL_ID, f"t{number}")
+        for step, score in enumerate(scores, start=1):
+            result = {"validation_accuracy": score, "progress": sizes[step - 1] / sizes[-1]}
+            live(f"t{number}", {**result, "train_samples": sizes[step - 1]})
+            trial.report(score, step)
+        live.trial_ended(f"t{number}")
+        full = len(scores) == len(sizes)
+        study.tell(trial, scores[-1] if full else None, state=TrialState.COMPLETE if full else TrialState.PRUNED)
+        if number == 0:
+            saved = pickle.dumps(live)  # Ray Tune's last periodic save of its state, after the first trial
+    assert live.stop_all(), "15 hopeless trials after three at their full budget: converged"
+
+    with attached_study("run-1", place):
+        restored = pickle.loads(saved)  # what Tuner.restore brings back
+        assert restored.stop_all(), "knows what the study knows, not what Ray Tune's last save knew"
+    assert restored.outlook.chances == live.outlook.chances and restored.outlook.steps == live.outlook.steps
+    assert restored.outlook.explain() == live.outlook.explain()
+
+
+def optuna_sampler():
+    import optuna
+
+    return optuna.samplers.RandomSampler(seed=0)
+
+
 def test_a_trial_that_could_not_finish_before_the_time_budget_ends_stops_at_its_rung():
     scheduler = SearchFIFOScheduler(time_budget_s=80)
     first, second, third = Trial("a"), Trial("b"), Trial("c")

@@ -16,6 +16,7 @@ from ray import tune
 from search.core.data import FitData
 from search.core.ending import why_search_ended
 from search.core.fidelity import asha_rungs, budget_key, max_epochs, sample_sizes
+from search.core.kinds import BudgetUnit
 from search.core.reporter import SILENT, Reporter
 from search.core.settings import Settings
 from search.core.spaces import SearchSpace
@@ -154,6 +155,7 @@ def run_search(
             end_chance=settings.end_chance,
             patience=settings.patience,
             rungs=plan.milestones if plan is not None else (),
+            step_budgets=sizes if family.FIDELITY == BudgetUnit.SAMPLES else (),
         )
         tuner = tune.Tuner(
             trainable,

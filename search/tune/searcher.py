@@ -59,6 +59,11 @@ def attached_study(run_id: str, place: stored.StudyPlace) -> Iterator[None]:
         _ATTACHED.pop(run_id, None)
 
 
+def attached_place(run_id: str) -> stored.StudyPlace | None:
+    """Where the study of ``run_id`` is, while ``attached_study`` holds it open; else None."""
+    return _ATTACHED.get(run_id)
+
+
 @contextmanager
 def keeping_first_values() -> Iterator[None]:
     """Optuna keeps the first value of a step it already has and warns; here that is expected.

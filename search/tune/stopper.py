@@ -7,18 +7,24 @@ older rule of ``search.core.plateau``: N full-budget trials in a row without a g
 
 The stopper sees every result before the scheduler does; ``TrialEnds`` (a callback) tells it when a
 trial ends, however it ended. What ended the search is kept by run (``ended_by_rule``), for the report.
+A resumed search's stopper first learns from the run's trials that had finished, read from its study
+(either way of resuming: Ray Tune's own stopper is the one pickled when the search first started).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
+from optuna.trial import FrozenTrial, TrialState
 from ray.tune import Callback, Stopper
 
 from search.core.outlook import Outlook
 from search.core.plateau import Plateau
 from search.core.trial_report import PROGRESS
+from search.records.study import TUNE_TRIAL_ID, finished_by_themselves, trials_of_run
+from search.tune.searcher import attached_place
 from search.tune.trial import TRIAL_ERROR
 
 _ENDED: dict[str, str] = {}
@@ -39,16 +45,21 @@ class EndRuleStopper(Stopper):
         end_chance: float,
         patience: int | None,
         rungs: Iterable[int] = (),
+        step_budgets: Sequence[int] = (),
     ) -> None:
         self.run_id, self.metric, self.budget_key = run_id, metric, budget_key
         self.plateau = Plateau(validation_size, patience) if patience is not None else None
         self.outlook = Outlook(validation_size, end_chance) if patience is None else None
         self.rungs = frozenset(rungs)
         """The budgets where a trial may be stopped (ASHA's rungs; none without ASHA)."""
+        self.step_budgets = list(step_budgets)
+        """The budget of a trial's n-th report (training images); none: the n-th report is n epochs."""
         self.counted: set[str] = set()
+        self.caught_up = False
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Takes in a trial's result; True stops that trial (the outlook rule, at a rung, without a chance)."""
+        self._catch_up()
         if TRIAL_ERROR in result or result.get(self.metric) is None or result.get(PROGRESS) is None:
             return False
         score, full = float(result[self.metric]), result[PROGRESS] >= 1
@@ -67,8 +78,49 @@ class EndRuleStopper(Stopper):
         if self.outlook is not None:
             self.outlook.end(trial_id)
 
+    def replay(self, trials: Iterable[FrozenTrial]) -> None:
+        """Learn from trials that finished before this stopper ran, in the order they ended, as if seen then."""
+        for trial in sorted(trials, key=lambda t: t.datetime_complete or t.datetime_start or datetime.min):
+            trial_id = str(trial.user_attrs.get(TUNE_TRIAL_ID, f"study-{trial.number}"))
+            complete = trial.state == TrialState.COMPLETE and trial.value is not None
+            if self.plateau is not None:
+                if complete and trial_id not in self.counted:
+                    self.counted.add(trial_id)
+                    self.plateau.observe(trial.value)
+                continue
+            steps = sorted(trial.intermediate_values.items())
+            for step, score in steps[:-1] if complete else steps:
+                self.outlook.report(trial_id, self._budget_of(step), score, full=False)
+            if complete:
+                self.outlook.report(trial_id, self._budget_of(steps[-1][0]) if steps else 0, trial.value, full=True)
+            self.outlook.end(trial_id)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled by ``Tuner.restore`` (from its last periodic save, which may miss the latest trials):
+        starts afresh and learns again from the study, the record of every trial that finished."""
+        self.__dict__.update(state)
+        if self.plateau is not None:
+            self.plateau = Plateau(self.plateau.validation_size, self.plateau.patience)
+        if self.outlook is not None:
+            self.outlook = Outlook(self.outlook.validation_size, self.outlook.end_chance, self.outlook.horizon)
+        self.counted, self.caught_up = set(), False
+
+    def _budget_of(self, step: int) -> int:
+        return self.step_budgets[min(step, len(self.step_budgets)) - 1] if self.step_budgets else step
+
+    def _catch_up(self) -> None:
+        """Once, before the first result: replay the run's trials that its study holds as finished."""
+        if self.caught_up:
+            return
+        self.caught_up = True
+        place = attached_place(self.run_id)
+        study = place.load() if place is not None else None
+        if study is not None:
+            self.replay(finished_by_themselves(trials_of_run(study, self.run_id)))
+
     def stop_all(self) -> bool:
         """Whether the search has its answer; its reason is kept for ``ended_by_rule``."""
+        self._catch_up()
         rule = self.outlook if self.outlook is not None else self.plateau
         if rule.reached:
             _ENDED.setdefault(self.run_id, rule.explain())
