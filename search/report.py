@@ -9,6 +9,7 @@ A run writes its own report when it ends, through ``write_report_or_warn``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -21,6 +22,7 @@ import pandas as pd
 from search.core.errors import InputError
 from search.core.formatting import format_config
 from search.core.kinds import TrialStatus
+from search.core.ranking import RANKING_FILE
 from search.core.reporter import Reporter
 from search.pipeline.summary import SUMMARY_COLUMNS, summary_cells
 from search.visual.run_record import NotARun, RunRecord, family_runs, load_run
@@ -37,8 +39,11 @@ def write_run_report(run: RunRecord) -> Path:
     return write_page(run.folder, "report", _run_title(run), _run_subtitle(run), run_sections(run))
 
 
-def write_comparison(runs: Sequence[RunRecord], output: Path, stem: str = "comparison", title: str = "") -> Path:
-    """One page comparing ``runs``: a table of their final figures and their best-so-far curves together."""
+def write_comparison(
+    runs: Sequence[RunRecord], output: Path, stem: str = "comparison", title: str = "", first: Sequence = ()
+) -> Path:
+    """One page comparing ``runs``: a table of their final figures and their best-so-far curves together,
+    after the sections ``first``."""
     from search.visual.page import Section, write_page
     from search.visual.search_figures import comparison_figure
 
@@ -48,6 +53,7 @@ def write_comparison(runs: Sequence[RunRecord], output: Path, stem: str = "compa
         if (run.folder / "report.html").exists()
     ]
     sections = [
+        *first,
         Section("Runs", table=comparison_table(runs)),
         Section("Best so far", figures=[comparison_figure(runs)]),
         Section("Each run's own report", paragraphs=links or ["(none written yet)"]),
@@ -60,8 +66,29 @@ def write_comparison(runs: Sequence[RunRecord], output: Path, stem: str = "compa
 def write_combined_report(folder: Path, runs: Sequence[RunRecord] | None = None) -> Path:
     """The combined report of a ``--family all`` run: ``report.html`` in its folder, every family (``runs``,
     read from the folder when not given) compared."""
+    from search.visual.page import Section
+
     runs = [load_run(family) for family in family_runs(folder)] if runs is None else runs
-    return write_comparison(runs, folder, stem="report", title=f"Every family: {folder.name}")
+    ranking = folder / RANKING_FILE
+    first = [Section("Which model", table=ranking_table(json.loads(ranking.read_text())))] if ranking.exists() else []
+    return write_comparison(runs, folder, stem="report", title=f"Every family: {folder.name}", first=first)
+
+
+def ranking_table(ranking: dict) -> list[list[str]]:
+    """``ranking.json`` as rows: the families from best validation accuracy down, the winner against the
+    runner-up on the test split."""
+    rows = [["rank", "family", "validation acc. (chose the order)", "test acc.", "against the winner on test"]]
+    test = ranking["test_accuracy"]
+    for place, family in enumerate(ranking["order"], start=1):
+        against = ""
+        if place == 2:
+            against = f"{(test[family] - test[ranking['winner']]) * 100:+.2f} points"
+            if ranking["mcnemar"] is not None:
+                verdict = "significant" if ranking["significant"] else "not significant"
+                against += f", McNemar p = {ranking['mcnemar']['p_value']:.2g} ({verdict})"
+        validation = ranking["validation_accuracy"][family]
+        rows.append([str(place), family, f"{validation:.2%}", f"{test[family]:.2%}", against])
+    return rows
 
 
 def write_report_or_warn(folder: Path, reporter: Reporter, combined: bool = False) -> Path | None:

@@ -12,7 +12,8 @@ from typing import Any
 from search.core.data import Dataset, Splits
 from search.core.formatting import format_config, format_duration
 from search.core.outlook import HORIZON
-from search.core.predictions import PREDICTIONS_FILE, keep_predictions, save_predictions
+from search.core.predictions import PREDICTIONS_FILE, keep_predictions, load_predictions, save_predictions
+from search.core.ranking import RANKING_FILE, rank_families
 from search.core.reporter import SILENT, Reporter
 from search.core.settings import Rungs, Settings
 from search.core.spaces import SearchSpace
@@ -134,14 +135,27 @@ def run_family(
 
 
 def finish(output_dir: Path, reports: list[dict[str, Any]], reporter: Reporter) -> str:
-    """The table of every family's figures; a ``--family all`` run also writes it, and its combined report,
-    in ``output_dir``."""
+    """The table of every family's figures; a ``--family all`` run also writes it, the families' ranking
+    (``ranking.json``) and its combined report in ``output_dir``, and ends the table with the winner."""
     table = summary_table(reports)
     if len(reports) > 1:
+        ranking = rank_families(reports, family_predictions(output_dir, [r["family"] for r in reports]))
+        table += "\n\n" + ranking.sentence()
         (output_dir / "report.md").write_text(table + "\n")
         write_json(output_dir / "report.json", reports)
+        write_json(output_dir / RANKING_FILE, ranking.to_dict())
         write_report_or_warn(output_dir, reporter, combined=True)
     return table
+
+
+def family_predictions(output_dir: Path, families: list[str]) -> dict[str, tuple[Any, Any]]:
+    """Each family's test labels and predictions, from its subfolder (a family without them is left out)."""
+    found = {}
+    for family in families:
+        predictions = load_predictions(output_dir / family / PREDICTIONS_FILE)
+        if predictions is not None:
+            found[family] = (predictions.y_true, predictions.y_pred)
+    return found
 
 
 def write_failure_log(run_dir: Path, outcomes: list) -> None:
