@@ -54,10 +54,10 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m search.run") -> argparse.ArgumentParser:
     """The command line's options, each with its help."""
     parser = OneLineErrorParser(
-        prog="python -m search.run",
+        prog=prog,
         description=(
             "Search a model family's hyperparameters with Ray Tune and Optuna (TPE), retrain the "
             "best configuration on the whole training split and report its test accuracy."
@@ -67,14 +67,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--family",
-        choices=[*sorted(FAMILIES), "all"],
-        help="model family to search; 'all' searches every family in turn",
+        type=family_choice,
+        metavar="{" + ",".join([*sorted(FAMILIES), "all"]) + "}",
+        help="model family to search; several, comma-separated (svc,cnn), or 'all', are searched in turn",
     )
     parser.add_argument(
         "--resume",
         metavar="DIR",
         help="continue an interrupted run in its results folder DIR, with the settings recorded there "
-        "(other options are ignored)",
+        "(--address, --quiet and --debug apply; any other option is refused: the recorded settings hold)",
     )
     parser.add_argument(
         "--dataset",
@@ -103,8 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="rows of the search's training split each trial fits on, a fixed "
-        "stratified subset (default: the family's budget; the retrain always "
-        "uses the whole training split)",
+        "stratified subset (default: all of them; the retrain always uses the whole training split)",
     )
     parser.add_argument(
         "--max-train-samples",
@@ -188,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help=f"seed of the Optuna sampler and of model training (default: {default_of('seed')})"
     )
     parser.add_argument(
-        "--output-dir", metavar="DIR", help="results folder; must not exist yet (default: runs/<family>-<timestamp>)"
+        "--output-dir", metavar="DIR", help="results folder; new or empty (default: runs/<family>-<timestamp>)"
     )
     parser.add_argument(
         "--storage-path",
@@ -215,7 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDR",
         help="join a running Ray cluster ('auto' or host:port); without it a local Ray starts, with its dashboard",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress table from Ray Tune, only the final report")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no line per trial (nor the 'running:' lines); the headlines and the final table stay",
+    )
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks, and the trials' own output (Ray's worker logs)"
     )
@@ -233,6 +237,23 @@ def rung_default(name: str) -> str:
     return "; ".join([str(default), *exceptions])
 
 
+def family_choice(text: str) -> str:
+    """``--family``: one family, several comma-separated (kept in the order given, once each), or ``all``."""
+    if text == "all":
+        return text
+    names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown or not names:
+        choices = ", ".join([*sorted(FAMILIES), "all"])
+        raise argparse.ArgumentTypeError(f"invalid choice: {(unknown or [text])[0]!r} (choose from {choices})")
+    return ",".join(names)
+
+
+def families_of(choice: str) -> list[str]:
+    """The families a ``--family`` value names."""
+    return sorted(FAMILIES) if choice == "all" else choice.split(",")
+
+
 def splits_by_family(dataset: Dataset, plans: list[Settings]) -> dict[str, Splits]:
     """Each family's splits (checked); families with the same split options share one (``--family all``)."""
     made: dict[tuple, Splits] = {}
@@ -247,10 +268,10 @@ def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list
     """The results folder and each family's settings, from the command line."""
     if args.family is None:
         raise BadInput("choose a --family (or --resume a run)")
-    families = sorted(FAMILIES) if args.family == "all" else [args.family]
+    families = families_of(args.family)
     if args.space and len(families) > 1:
-        raise BadInput("--space names one family's space; it cannot be used with --family all")
-    output_dir = results_folder(args.output_dir, args.family, attempt)
+        raise BadInput(f"--space names one family's space; it cannot be used with --family {args.family}")
+    output_dir = results_folder(args.output_dir, args.family.replace(",", "-"), attempt)
     if len(families) == 1:
         return output_dir, [resolve_settings(args, families[0], output_dir)]
     plans = [resolve_settings(args, f, output_dir / f, one_of_several=True) for f in families]
@@ -293,6 +314,22 @@ def open_studies(plans: list[Settings], spaces: dict, resume: bool) -> dict[str,
     return places
 
 
+RESUME_OPTIONS = ("resume", "address", "quiet", "debug")
+"""What ``--resume`` takes from its command line; the rest comes from the run's ``settings.json``."""
+
+
+def refuse_unused_options(args: argparse.Namespace) -> None:
+    """``--resume`` with an option it would not use is bad input, not silently a different run."""
+    defaults = vars(build_parser().parse_args([]))
+    unused = [name for name, value in vars(args).items() if name not in RESUME_OPTIONS and value != defaults[name]]
+    if unused:
+        named = ", ".join("--" + name.replace("_", "-") for name in unused)
+        raise BadInput(
+            f"--resume goes on with the settings recorded in the run's settings.json; {named} cannot change them "
+            "(only --address, --quiet and --debug apply)"
+        )
+
+
 def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
     """The settings recorded in an interrupted run's folder."""
     path = Path(folder).resolve()
@@ -309,15 +346,17 @@ def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
     return path, [settings]
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> int:
     """Run the command line; returns the exit code."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as exit:  # --help (0), or a bad option: argparse printed its line (2)
         return int(exit.code or 0)
     resume = args.resume is not None
     made: list[Path] = []
     try:
+        if resume:
+            refuse_unused_options(args)
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         spaces = {s.family: load_family_space(s) for s in plans}
         storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
@@ -397,7 +436,12 @@ def load_family_space(settings: Settings) -> SearchSpace:
     return load_space(settings.space_path, family.PARAMETERS, family.ALLOWED)
 
 
-if __name__ == "__main__":
+def cli(prog: str = "mnist-search") -> None:
+    """The installed command (``mnist-search``, ``python -m search``): runs ``main`` and exits with its code."""
     from search.machine.reaper import exit_watched
 
-    exit_watched(main())
+    exit_watched(main(prog=prog))
+
+
+if __name__ == "__main__":
+    cli("python -m search.run")

@@ -150,6 +150,10 @@ BAD_INPUTS = {
     ),
     "resume nothing": (lambda tmp: ["--resume", str(tmp)], "not a run's results folder"),
     "resume damaged settings": (lambda tmp: ["--resume", damaged_run(tmp)], "settings.json is damaged (--num-samples"),
+    "resume with options it would not use": (
+        lambda tmp: ["--resume", damaged_run(tmp), "--time-budget", "5m", "--quiet"],
+        "--time-budget cannot change them (only --address, --quiet and --debug apply)",
+    ),
     "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),
     "too few images to split": (
         lambda tmp: ["--family", "svc", "--dataset", "digits", "--max-train-samples", "5"],
@@ -171,7 +175,22 @@ BAD_INPUTS = {
         lambda tmp: ["--family", "all", "--space", bad_space(tmp)],
         "cannot be used with --family all",
     ),
+    "space for several": (
+        lambda tmp: ["--family", "svc,cnn", "--space", bad_space(tmp)],
+        "cannot be used with --family svc,cnn",
+    ),
+    "unknown family in a list": (lambda tmp: ["--family", "svc,xgboost"], "invalid choice: 'xgboost' (choose from"),
 }
+
+
+def test_several_families_are_named_with_commas_and_searched_in_the_order_given(tmp_path):
+    from search.run import build_parser, plan_new_run
+
+    args = build_parser().parse_args(["--family", "svc, logistic,svc", "--output-dir", str(tmp_path / "out")])
+    output_dir, plans = plan_new_run(args)
+    assert [p.family for p in plans] == ["svc", "logistic"], "once each, in the order given"
+    assert [p.output_dir for p in plans] == [output_dir / "svc", output_dir / "logistic"]
+    assert [p.family for p in plan_new_run(build_parser().parse_args(["--family", "all"]))[1]] == sorted(FAMILIES)
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
@@ -182,7 +201,8 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(case, tmp_path, caps
     monkeypatch.delenv("SEARCH_DATA_DIR", raising=False)
     make_args, message = BAD_INPUTS[case]
     out = tmp_path / "out"
-    assert main([*make_args(tmp_path), "--output-dir", str(out)]) == 2
+    args = make_args(tmp_path)
+    assert main(args if "--resume" in args else [*args, "--output-dir", str(out)]) == 2
     stderr = capsys.readouterr().err
     assert message in stderr
     assert len(stderr.strip().splitlines()) == 1
@@ -252,8 +272,8 @@ def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_spli
     assert result.returncode == 0, result.stderr
     assert "Checkpoint successfully created" not in result.stdout + result.stderr, "one line per epoch is noise"
     families = sorted(FAMILIES)
-    table = result.stdout.split("results:")[0].strip().splitlines()[-len(families) :]
-    assert [row.split("|")[1].strip() for row in table] == families
+    table = [row for row in result.stdout.split("results:")[0].splitlines() if row.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in table[-len(families) :]] == families
     reports = json.loads((out / "report.json").read_text())
     assert [r["family"] for r in reports] == families
     for family, report in zip(families, reports, strict=True):
@@ -265,6 +285,16 @@ def test_family_all_runs_every_family_and_prints_one_table(tmp_path, digits_spli
     combined = (out / "report.html").read_text()
     assert '<figure id="best_so_far">' in combined, "the five best-so-far curves together"
     assert all(f"<td>{family}</td>" in combined for family in families), "every family's summary"
+
+    ranking = json.loads((out / "ranking.json").read_text())
+    by_validation = sorted(reports, key=lambda r: (-r["validation_accuracy"], r["family"]))
+    assert ranking["order"] == [r["family"] for r in by_validation], "ranked on validation, not test"
+    winner, runner_up = (np.load(out / family / "test_predictions.npz") for family in ranking["order"][:2])
+    assert ranking["mcnemar"]["only_first"] == np.sum(
+        (winner["y_pred"] == winner["y_true"]) & (runner_up["y_pred"] != winner["y_true"])
+    )
+    assert f"winner by validation accuracy: {ranking['winner']}" in result.stdout
+    assert "Which model" in combined and "McNemar p = " in combined
 
 
 @pytest.mark.slow
