@@ -42,3 +42,15 @@ def test_quiet_keeps_the_trial_lines_back_but_not_the_headlines(capsys):
     printer.on_trial_complete(1, [], trial)
     reporter.say("== svc: the search ended")
     assert capsys.readouterr().out == "== svc: the search ended\n"
+
+
+def test_best_counts_only_trials_that_reached_their_full_budget_as_the_final_choice_does(capsys):
+    printer = ProgressPrinter("validation_accuracy", [], 3, Reporter())
+    stopped, full = SimpleNamespace(trial_id="a", config={}), SimpleNamespace(trial_id="b", config={})
+    printer.on_trial_result(0, [], stopped, {"validation_accuracy": 0.99, "progress": 0.1, "train_samples": 1750})
+    printer.on_trial_complete(1, [], stopped)
+    printer.on_trial_result(1, [], full, {"validation_accuracy": 0.97, "progress": 1.0, "train_samples": 47250})
+    printer.on_trial_complete(2, [], full)
+    first, second = capsys.readouterr().out.splitlines()
+    assert "validation 99.00% (stopped at 1750 images)" in first and first.endswith("| best -")
+    assert second.endswith("| best 97.00%"), "a low rung's score is not the search's best"

@@ -68,8 +68,9 @@ class ProgressPrinter(Callback):
         if score is None:
             self._line(trial, "ended without a result")
             return
-        self.best = score if self.best is None else max(self.best, score)
         stopped_at = self.stopped_at.get(trial.trial_id)
+        if stopped_at is None:  # as the final choice: only trials that reached their full budget compete
+            self.best = score if self.best is None else max(self.best, score)
         partial = "" if stopped_at is None else f" (stopped at {stopped_at})"
         self._line(trial, f"validation {score:.2%}{partial}")
 
