@@ -84,3 +84,14 @@ def test_the_installed_command_runs_a_digits_search_from_another_folder(installe
     assert report["trials"]["total"] == 4 and report["test_accuracy"] > 0.9
     settings = json.loads((tmp_path / "run" / "settings.json").read_text())
     assert Path(settings["space_path"]).is_relative_to(installed_python.parent.parent)
+
+
+@pytest.mark.install
+def test_the_installed_package_answers_as_mnist_search_and_python_m_search(installed_python, tmp_path):
+    command = installed_python.parent / "mnist-search"
+    for invocation, prog in (([command], "mnist-search"), ([installed_python, "-m", "search"], "python -m search")):
+        result = run([*invocation, "--help"], cwd=tmp_path, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"usage: {prog} [-h] [--family"), "named as the user called it"
+    bad = run([command, "--family", "xgboost"], cwd=tmp_path, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.endswith("(see mnist-search --help)\n")
