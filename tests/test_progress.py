@@ -54,3 +54,26 @@ def test_best_counts_only_trials_that_reached_their_full_budget_as_the_final_cho
     first, second = capsys.readouterr().out.splitlines()
     assert "validation 99.00% (stopped at 1750 images)" in first and first.endswith("| best -")
     assert second.endswith("| best 97.00%"), "a low rung's score is not the search's best"
+
+
+def test_a_resumed_search_counts_on_and_speaks_as_the_resuming_command_asks(capsys):
+    import pickle
+
+    from search.tune.progress import resumed_progress
+
+    first = ProgressPrinter("validation_accuracy", [], 12, Reporter(), run_id="run-1")  # the first command's
+    saved = pickle.dumps(first)  # in tuner.pkl
+    trial = SimpleNamespace(trial_id="a", config={})
+    with resumed_progress("run-1", Reporter(), ended=9, best=0.97):
+        printer = pickle.loads(saved)  # Tuner.restore
+    printer.on_trial_result(0, [], trial, {"validation_accuracy": 0.95, "progress": 1.0, "epochs_done": 5})
+    printer.on_trial_complete(1, [], trial)
+    line = capsys.readouterr().out
+    assert "trial  10/12: validation 95.00%" in line and line.rstrip().endswith("| best 97.00%")
+    assert "[     0s]" in line, "timed from this command's start"
+
+    with resumed_progress("run-1", Reporter(quiet=True), ended=9, best=0.97):
+        quiet = pickle.loads(saved)  # --resume DIR --quiet
+    quiet.on_trial_result(0, [], trial, {"validation_accuracy": 0.95, "progress": 1.0, "epochs_done": 5})
+    quiet.on_trial_complete(1, [], trial)
+    assert capsys.readouterr().out == ""

@@ -4,6 +4,8 @@ the trials still running when none has ended for a while."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ray.tune import Callback
@@ -16,14 +18,35 @@ from search.tune.trial import TRIAL_ERROR
 HEARTBEAT_S = 120.0
 """Seconds without a line after which the trials still running get one (a cnn trial takes minutes)."""
 
+_RESUMED: dict[str, tuple[Reporter, int, float | None]] = {}
+"""Per run being resumed: this command's reporter, the trials that had ended, the best among them."""
+
+
+@contextmanager
+def resumed_progress(run_id: str, reporter: Reporter, ended: int, best: float | None) -> Iterator[None]:
+    """While ``Tuner.restore`` unpickles the run's ``ProgressPrinter`` (made by the first command, with its
+    reporter and counts), it takes this command's ``reporter`` (``--quiet`` or not) and goes on counting."""
+    _RESUMED[run_id] = (reporter, ended, best)
+    try:
+        yield
+    finally:
+        _RESUMED.pop(run_id, None)
+
 
 class ProgressPrinter(Callback):
     """Prints one line when a trial ends (its score, its config, the best so far), and every
     ``heartbeat_s`` without one, a line on how far the running trials have got."""
 
     def __init__(
-        self, metric: str, parameters: list[str], num_samples: int, reporter: Reporter, heartbeat_s: float = HEARTBEAT_S
+        self,
+        metric: str,
+        parameters: list[str],
+        num_samples: int,
+        reporter: Reporter,
+        heartbeat_s: float = HEARTBEAT_S,
+        run_id: str = "",
     ) -> None:
+        self.run_id = run_id
         self.metric = metric
         self.reporter = reporter
         self.parameters = parameters
@@ -38,6 +61,15 @@ class ProgressPrinter(Callback):
         self.last_score: dict[str, float] = {}
         self.stopped_at: dict[str, str | None] = {}
         self.failed: set[str] = set()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled by ``Tuner.restore``: this command's reporter, counts from the trials that had ended,
+        and a clock of this process (the first command's means nothing here)."""
+        self.__dict__.update(state)
+        if self.run_id in _RESUMED:
+            self.reporter, self.ended, self.best = _RESUMED[self.run_id]
+        self.started = self.last_line = time.monotonic()
+        self.running, self.last_score, self.stopped_at, self.failed = {}, {}, {}, set()
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         """Remember the trial's latest score, or that its config failed."""

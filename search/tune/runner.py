@@ -47,7 +47,7 @@ from search.records.study import (
 )
 from search.tune.concurrency import limit_concurrency
 from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
-from search.tune.progress import ProgressPrinter
+from search.tune.progress import ProgressPrinter, resumed_progress
 from search.tune.resume import ResumePlan
 from search.tune.schedulers import search_scheduler
 from search.tune.searcher import StudySearcher, attached_study
@@ -123,7 +123,7 @@ def run_search(
     experiment_path = storage.experiment_path(settings.experiment_name)
     quiet_expected_noise()
     if resume is not None and resume.restore:
-        with attached_study(run_id, study):
+        with attached_study(run_id, study), resumed_progress(run_id, reporter, *ended_and_best(resume.kept)):
             tuner = tune.Tuner.restore(
                 experiment_path, trainable, resume_unfinished=True, storage_filesystem=storage.filesystem
             )
@@ -157,6 +157,11 @@ def run_search(
             rungs=plan.milestones if plan is not None else (),
             step_budgets=sizes if family.FIDELITY == BudgetUnit.SAMPLES else (),
         )
+        printer = ProgressPrinter(
+            VALIDATION_ACCURACY, list(space.distributions), settings.num_samples, reporter, run_id=run_id
+        )
+        if resume is not None:  # the trials that ended before go on being counted
+            printer.ended, printer.best = ended_and_best(resume.kept)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -179,7 +184,7 @@ def run_search(
                 stop=stopper,
                 callbacks=[
                     TrialEnds(stopper),
-                    ProgressPrinter(VALIDATION_ACCURACY, list(space.distributions), num_samples, reporter),
+                    printer,
                 ],
             ),
         )
@@ -214,6 +219,12 @@ def run_search(
     return SearchResult(
         {**defaults, **best.config}, best.last.validation_accuracy, trials, seconds, share, outcomes, ended
     )
+
+
+def ended_and_best(kept: list) -> tuple[int, float | None]:
+    """How many of a resumed run's trials had ended, and the best score among those that completed."""
+    scores = [t.value for t in kept if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+    return len(kept), max(scores, default=None)
 
 
 def quiet_expected_noise() -> None:
