@@ -12,6 +12,7 @@ from typing import Any
 from search.core.settings import Settings, SettingsError, default_budget, parse_duration
 from search.core.spaces import default_space_path
 from search.families import get_family
+from search.records.credentials import remember
 from search.records.storage import is_uri
 
 
@@ -64,7 +65,7 @@ def resolve_settings(
             address=args.address,
         ),
         **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
-        study_storage=args.study_storage,
+        study_storage=remember(args.study_storage) if args.study_storage else None,
         study_name=args.study_name + suffix if args.study_name else label,
         run_id=f"{label}-{uuid.uuid4().hex[:8]}",
     )

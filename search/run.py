@@ -24,10 +24,11 @@ from search.core.settings import (
 from search.core.spaces import SearchSpace, load_space
 from search.families import FAMILIES, get_family
 from search.options import resolve_settings
+from search.records.credentials import remember
 from search.records.folders import remove_made, results_folder
 from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
 from search.records.storage import open_storage
-from search.records.study import StudyPlace, check_study_matches, close_orphans, open_study_place
+from search.records.study import StudyPlace, check_study_matches, close_orphans, hide_password, open_study_place
 from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
@@ -75,7 +76,7 @@ def build_parser(prog: str = "python -m search.run") -> argparse.ArgumentParser:
         "--resume",
         metavar="DIR",
         help="continue an interrupted run in its results folder DIR, with the settings recorded there "
-        "(--address, --quiet and --debug apply; any other option is refused: the recorded settings hold)",
+        "(--address, --quiet, --debug and --study-storage, for its password, apply; any other option is refused)",
     )
     parser.add_argument(
         "--dataset",
@@ -314,7 +315,7 @@ def open_studies(plans: list[Settings], spaces: dict, resume: bool) -> dict[str,
     return places
 
 
-RESUME_OPTIONS = ("resume", "address", "quiet", "debug")
+RESUME_OPTIONS = ("resume", "address", "quiet", "debug", "study_storage")
 """What ``--resume`` takes from its command line; the rest comes from the run's ``settings.json``."""
 
 
@@ -326,7 +327,16 @@ def refuse_unused_options(args: argparse.Namespace) -> None:
         named = ", ".join("--" + name.replace("_", "-") for name in unused)
         raise BadInput(
             f"--resume goes on with the settings recorded in the run's settings.json; {named} cannot change them "
-            "(only --address, --quiet and --debug apply)"
+            "(only --address, --quiet, --debug and --study-storage, for its password, apply)"
+        )
+
+
+def check_same_database(url: str, settings: Settings) -> None:
+    """``--study-storage`` given again to ``--resume``: the recorded database, with the password it needs."""
+    if remember(url) != settings.study_storage:
+        raise BadInput(
+            f"--study-storage {hide_password(url)}: this run's study is in {settings.study_storage or 'its journal'}; "
+            "give that database's URL again (with its password), or nothing"
         )
 
 
@@ -358,6 +368,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         if resume:
             refuse_unused_options(args)
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
+        if resume and args.study_storage:
+            check_same_database(args.study_storage, plans[0])
         spaces = {s.family: load_family_space(s) for s in plans}
         storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)

@@ -36,8 +36,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """A running PostgreSQL server with an empty database ``search``; yields its URL."""
+def postgres_server(password: str | None = None) -> Iterator[str]:
+    """A running PostgreSQL server with an empty database ``search``; yields its URL.
+
+    With ``password``, the server checks it (``scram-sha-256``), as a real one does; without, it trusts
+    every local connection (and the URL's password means nothing).
+    """
     binaries = postgres_bin()
     folder = Path(tempfile.mkdtemp(prefix="pg-test-"))  # not under pytest's root-only folders
     as_user: list[str] = []
@@ -48,14 +52,21 @@ def postgres_server() -> Iterator[str]:
     data, port = folder / "data", free_port()
 
     def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], check=True, capture_output=True, cwd=folder)
+        environment = {**os.environ, "PGPASSWORD": password or ""}
+        subprocess.run([*as_user, *command], check=True, capture_output=True, cwd=folder, env=environment)
 
-    run(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    if password is None:
+        run(str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    else:
+        (folder / "password").write_text(password + "\n")
+        os.chmod(folder / "password", 0o644)
+        run(str(binaries / "initdb"), "-D", str(data), "-A", "scram-sha-256", "-U", "postgres",
+            f"--pwfile={folder / 'password'}")  # fmt: skip
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
     run(str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start")
     try:
         run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "search")
-        yield f"postgresql://postgres:secret@127.0.0.1:{port}/search"
+        yield f"postgresql://postgres:{password or 'secret'}@127.0.0.1:{port}/search"
     finally:
         run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(folder, ignore_errors=True)

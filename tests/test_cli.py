@@ -152,7 +152,7 @@ BAD_INPUTS = {
     "resume damaged settings": (lambda tmp: ["--resume", damaged_run(tmp)], "settings.json is damaged (--num-samples"),
     "resume with options it would not use": (
         lambda tmp: ["--resume", damaged_run(tmp), "--time-budget", "5m", "--quiet"],
-        "--time-budget cannot change them (only --address, --quiet and --debug apply)",
+        "--time-budget cannot change them (only --address, --quiet, --debug and --study-storage",
     ),
     "no family": (lambda tmp: ["--dataset", "digits"], "choose a --family"),
     "too few images to split": (

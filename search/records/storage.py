@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from search.core.errors import InputError
+from search.records.credentials import has_credentials, without_password
 
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -52,6 +53,11 @@ def open_storage(storage_path: str | None, run_dir: Path) -> Storage:
         if Path(storage_path).exists() and not Path(storage_path).is_dir():
             raise StorageError(f"--storage-path {storage_path}: it is a file, not a folder")
         return Storage(None, str(Path(storage_path).resolve()))
+    if has_credentials(storage_path):
+        raise StorageError(
+            f"--storage-path {without_password(storage_path)}: credentials do not go in the URI (Ray Tune would "
+            "write them into the run's state); each node's environment gives them (AWS_ACCESS_KEY_ID, ...)"
+        )
     import pyarrow.fs
 
     try:

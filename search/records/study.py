@@ -22,6 +22,7 @@ from search.core.errors import InputError
 from search.core.kinds import TrialStatus
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
+from search.records.credentials import with_password
 
 JOURNAL_FILE = "study.journal"
 """The study's journal in the run folder, when no ``--study-storage`` is given."""
@@ -121,8 +122,13 @@ def open_study_place(url: str | None, name: str, run_dir: Path, create: bool = T
     if not re.match(r"^[a-z0-9+]+://", url):
         raise StudyError(f"--study-storage {shown}: write a database URL (sqlite:///path.db, postgresql://...)")
     try:
-        storage = optuna.storages.RDBStorage(_with_installed_driver(url), skip_table_creation=False)
+        storage = optuna.storages.RDBStorage(_with_installed_driver(with_password(url)), skip_table_creation=False)
     except Exception as error:  # noqa: BLE001 - SQLAlchemy raises its own OperationalError, ArgumentError ...
+        if "password" in str(error) and "@" in url and with_password(url) == url:
+            raise StudyError(
+                f"--study-storage {shown}: the database asks for a password, which no run folder keeps; give it "
+                "with PGPASSWORD or ~/.pgpass, or with --study-storage again"
+            ) from None
         raise StudyError(f"--study-storage {shown}: cannot open it ({_first_line(error)})") from None
     return StudyPlace(storage, name, shown)
 
