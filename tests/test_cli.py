@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -249,11 +250,18 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
     assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
     assert "Traceback" not in stderr
     assert not (out / "report.json").exists()
-    if stop == signal.SIGTERM:
-        return  # resuming is the same after either signal (and after a SIGTERM in the retrain: test_nothing_lost)
+    # the run folder goes on elsewhere: a copy (after Ctrl-C), or moved (after SIGTERM)
+    original, out = out, tmp_path / "elsewhere" / "run"
+    if stop == signal.SIGINT:
+        shutil.copytree(original, out)
+    else:
+        shutil.move(original, out)
+    before = folder_digest(original)
 
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
+    assert folder_digest(original) == before, "the copy's resume writes nothing to the original"
+    assert f"in {out}/study.journal" in result.stdout
     report = json.loads((out / "report.json").read_text())
     assert report["trials"]["total"] == 5, "trials finished before the stop are kept, the rest are run"
     trials = pd.read_csv(out / "trials.csv")
@@ -261,6 +269,16 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
 
     again = run_cli("--resume", str(out))
     assert again.returncode == 2 and "already finished" in again.stderr
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` and a hash of its bytes (nothing when the folder is gone)."""
+    import hashlib
+
+    if not folder.exists():
+        return {}
+    files = (path for path in folder.rglob("*") if path.is_file())
+    return {str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
 @pytest.mark.slow
