@@ -424,7 +424,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
     except Exception as error:  # noqa: BLE001 - one line for the user, the traceback with --debug
         if args.debug:
             traceback.print_exc()
-        print(f"error: {error}".splitlines()[0] + f" (partial results in {output_dir})", file=sys.stderr)
+        hint = "" if args.debug else "; --debug shows the traceback"
+        print(f"error: {failure_line(error)} (partial results in {output_dir}{hint})", file=sys.stderr)
         return EXIT_FAILED
 
     from search.pipeline.family_run import finish
@@ -432,6 +433,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
     print("\n" + finish(output_dir, reports, reporter))
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def failure_line(error: BaseException) -> str:
+    """What failed, in one line: the message's first line, or, where the message is a whole traceback
+    (Ray wraps a worker's so), its last; the exception's name where the message is empty."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    if lines[0].startswith("Traceback (most recent call last)"):
+        return lines[-1]
+    return lines[0]
 
 
 def refuse(error: InputError, made: list[Path]) -> int:

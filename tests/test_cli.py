@@ -340,3 +340,12 @@ def test_early_stopping_defaults_are_the_familys_unless_told(args, family, sched
 
     settings = resolve_settings(build_parser().parse_args(args), family)
     assert (settings.rungs.scheduler, settings.rungs.grace_period) == (scheduler, grace_period)
+
+
+def test_a_failure_is_told_in_one_line_that_says_what_failed():
+    from search.run import failure_line
+
+    wrapped = RuntimeError('Traceback (most recent call last):\n  File "x.py", line 1\nOSError: disk full\n')
+    assert failure_line(wrapped) == "OSError: disk full", "Ray's wrapped traceback: its last line"
+    assert failure_line(ConnectionError()) == "ConnectionError", "an empty message: the exception's name"
+    assert failure_line(ValueError("bad value\nmore")) == "bad value"
