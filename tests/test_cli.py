@@ -52,6 +52,7 @@ def test_end_to_end_on_digits(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Ray dashboard: http://" in result.stdout
+    assert "Token authentication is enabled" not in result.stderr, "the dashboard's line says it, in a few words"
     assert "trial   8/8" in result.stdout, "progress is printed while the search runs"
     assert "Configuration for experiment" not in result.stdout, "our progress lines, not Ray's box"
     assert "| logistic | digits |" in result.stdout
@@ -248,7 +249,7 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
     stderr = signal_when_printed(process, "trial   2/5", stop)
     assert process.returncode == exit_code, stderr
     assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "Tuner.restore" not in stderr, "our --resume hint, not Ray's"
     assert not (out / "report.json").exists()
     # the run folder goes on elsewhere: a copy (after Ctrl-C), or moved (after SIGTERM)
     original, out = out, tmp_path / "elsewhere" / "run"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from search.core.errors import InputError
 from search.core.reporter import Reporter
-from search.machine.environment import prepare_ray_auth
+from search.machine.environment import AUTH_TOKEN_FILE, prepare_ray_auth
 
 if TYPE_CHECKING:
     from search.core.settings import Settings
@@ -83,6 +83,31 @@ class ClusterResources:
         return max(math.ceil(cpus_per_trial), int(self.largest_node_cpus) or 1)
 
 
+RAY_NOTICES = {
+    "ray._private.authentication.authentication_token_setup": "Token authentication is enabled",
+    "ray.tune.tune": "Experiment has been interrupted",
+}
+"""Ray's notices that the search says in its own words: the dashboard's token (on the dashboard's line),
+and how to resume an interrupted search (``--resume``, not ``Tuner.restore``)."""
+
+
+class _DropNotice(logging.Filter):
+    def __init__(self, start: str) -> None:
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.start)
+
+
+def drop_ray_notices() -> None:
+    """Keep ``RAY_NOTICES`` off the terminal (each logger's other records pass)."""
+    for name, start in RAY_NOTICES.items():
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotice) for f in logger.filters):
+            logger.addFilter(_DropNotice(start))
+
+
 def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResources:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size.
 
@@ -97,6 +122,7 @@ def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResource
     if address and "ray" in sys.modules and "RAY_AUTH_MODE" not in os.environ:
         raise RuntimeError("start_ray must run before ray is imported")
     prepare_ray_auth(address)
+    drop_ray_notices()
     import ray
 
     if address:
@@ -118,7 +144,9 @@ def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResource
     nodes = f"{resources.nodes} nodes, " if resources.nodes > 1 else ""
     print(f"{where}: {nodes}{resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)
     if context.dashboard_url:
-        print(f"Ray dashboard: http://{context.dashboard_url}", flush=True)
+        token = os.environ.get("RAY_AUTH_MODE") != "disabled" and AUTH_TOKEN_FILE.exists()
+        hint = " (it asks for the token `ray get-auth-token` prints)" if token else ""
+        print(f"Ray dashboard: http://{context.dashboard_url}{hint}", flush=True)
     return resources
 
 
