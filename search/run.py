@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -395,7 +396,17 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         from search.machine.cluster import check_cluster_fits, start_ray  # imports ray only when called
         from search.tune.interrupt import stop_on_sigterm
 
-        resources = start_ray(args.address or plans[0].address, worker_logs=args.debug)  # before ray is imported
+        try:
+            resources = start_ray(args.address or plans[0].address, worker_logs=args.debug)  # before ray is imported
+        except Exception as error:  # noqa: BLE001 - Ray raises many kinds; nothing of the run has started
+            if args.debug:
+                traceback.print_exc()
+            address = args.address or plans[0].address or os.environ.get("RAY_ADDRESS")
+            where = f"could not join the Ray cluster at {address}" if address else "could not start a local Ray"
+            print(f"error: {where}: {failure_line(error)}{ray_log_hint()}", file=sys.stderr)
+            if not resume:
+                remove_made(made)  # a new run's folder, as if it had never started
+            return EXIT_FAILED
         stop_on_sigterm()  # after ray.init, whose own handler would exit with code 15
         try:
             for settings in plans:
@@ -433,6 +444,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
     print("\n" + finish(output_dir, reports, reporter))
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def ray_log_hint() -> str:
+    """Where Ray's own logs of its start are: the session folder under ``RAY_TMPDIR`` (``/tmp/ray``)."""
+    folder = Path(os.environ.get("RAY_TMPDIR") or "/tmp") / "ray" / "session_latest" / "logs"
+    return f" (Ray's logs: {folder})" if folder.parent.exists() else ""
 
 
 def failure_line(error: BaseException) -> str:

@@ -350,3 +350,15 @@ def test_a_failure_is_told_in_one_line_that_says_what_failed():
     assert failure_line(wrapped) == "OSError: disk full", "Ray's wrapped traceback: its last line"
     assert failure_line(ConnectionError()) == "ConnectionError", "an empty message: the exception's name"
     assert failure_line(ValueError("bad value\nmore")) == "bad value"
+
+
+def test_a_local_ray_that_cannot_start_is_one_line_exit_1_and_leaves_no_folder(tmp_path):
+    long_tmp = tmp_path / ("x" * 110)  # Ray's AF_UNIX socket paths would exceed 107 bytes
+    long_tmp.mkdir()
+    out = tmp_path / "run"
+    result = run_cli("--family", "logistic", "--dataset", "digits", "--output-dir", str(out), timeout=120,
+                     env={"RAY_TMPDIR": str(long_tmp)})  # fmt: skip
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: could not start a local Ray: ") and "107 bytes" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not out.exists(), "no half-made folder that neither a new run nor --resume could use"
