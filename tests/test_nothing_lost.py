@@ -7,6 +7,7 @@ damages or races it the way a user's machine would.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -231,3 +232,26 @@ def test_sigterm_during_the_retrain_stops_gracefully_and_resume_retrains(tmp_pat
     assert result.returncode == 0, result.stderr
     assert "going on from Ray Tune's saved state (3 finished trials)" in result.stdout
     assert len(pd.read_csv(out / "trials.csv")) == 3 and (out / "report.json").is_file()
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_whole_process_group_ends_the_run_within_seconds_and_resume_finishes_it(tmp_path):
+    """As systemd and Slurm stop a job: the local Ray gets the signal too, and Ray Tune cannot save."""
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "6",
+               "--max-concurrent", "1", "--output-dir", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    for line in process.stdout:
+        if "trial   2/6" in line:
+            sent = time.monotonic()
+            os.killpg(process.pid, signal.SIGTERM)
+            break
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    assert time.monotonic() - sent < 10, "not Ray Tune's minute of waiting for the Ray it lost"
+    assert f"continue it with --resume {out}" in stderr and "Traceback" not in stderr
+
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "report.json").read_text())["trials"]["total"] == 6

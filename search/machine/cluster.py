@@ -84,28 +84,28 @@ class ClusterResources:
 
 
 RAY_NOTICES = {
-    "ray._private.authentication.authentication_token_setup": "Token authentication is enabled",
-    "ray.tune.tune": "Experiment has been interrupted",
+    "ray._private.authentication.authentication_token_setup": ("Token authentication is enabled",),
+    "ray.tune.tune": ("Experiment has been interrupted", "Stop signal received"),
 }
 """Ray's notices that the search says in its own words: the dashboard's token (on the dashboard's line),
-and how to resume an interrupted search (``--resume``, not ``Tuner.restore``)."""
+that a stop signal came and how to resume (``--resume``, not ``Tuner.restore``)."""
 
 
 class _DropNotice(logging.Filter):
-    def __init__(self, start: str) -> None:
+    def __init__(self, starts: tuple[str, ...]) -> None:
         super().__init__()
-        self.start = start
+        self.starts = starts
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.start)
+        return not record.getMessage().startswith(self.starts)
 
 
 def drop_ray_notices() -> None:
     """Keep ``RAY_NOTICES`` off the terminal (each logger's other records pass)."""
-    for name, start in RAY_NOTICES.items():
+    for name, starts in RAY_NOTICES.items():
         logger = logging.getLogger(name)
         if not any(isinstance(f, _DropNotice) for f in logger.filters):
-            logger.addFilter(_DropNotice(start))
+            logger.addFilter(_DropNotice(starts))
 
 
 def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResources:

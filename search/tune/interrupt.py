@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,10 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Ctrl-C, and what `kill`, `ray job stop`, systemd and cluster schedulers send."""
+GRACE_S = 6.0
+"""Seconds Ray Tune gets to stop and save after a stop signal (it takes about 2 s, on a busy machine too).
+A signal sent to the whole process group (as systemd and Slurm stop a job) also reaches the local Ray's
+helpers, and Ray Tune would then wait a minute for Ray before failing."""
 
 
 class SearchInterrupted(KeyboardInterrupt):
@@ -53,14 +58,16 @@ def stop_on_sigterm() -> None:
 
 
 @contextmanager
-def stop_gracefully_on_signals() -> Iterator[Stop]:
+def stop_gracefully_on_signals(hint: str = "") -> Iterator[Stop]:
     """Ctrl-C or SIGTERM asks Ray Tune to stop and save its state, and is remembered; a second stops at once.
 
     Ray Tune's own Ctrl-C handler stops the search just as gracefully but then returns as if the
     search had ended, so a driver cannot tell; and SIGTERM would kill the driver with nothing saved.
     Tune's SIGUSR1 handler does the graceful stop: ours records the signal, then raises SIGUSR1.
     Tune's SIGINT handler is turned off meanwhile (``TUNE_DISABLE_SIGINT_HANDLER``), and the variable
-    and the previous handlers are restored afterwards.
+    and the previous handlers are restored afterwards. If the stop takes longer than ``GRACE_S`` (the
+    local Ray was hit by the signal too), the driver says so, with ``hint``, and exits with the signal's code:
+    the study holds every finished trial, and ``--resume`` rebuilds the search from it.
     """
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
@@ -73,14 +80,28 @@ def stop_gracefully_on_signals() -> Iterator[Stop]:
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
             raise SearchInterrupted("stopped before the search started", signum)  # Tune's handler is not there
         stop.signum = signum
+        deadline = threading.Timer(GRACE_S, give_up, args=(signum,))
+        deadline.daemon = True
+        deadlines.append(deadline)
+        deadline.start()
         os.kill(os.getpid(), signal.SIGUSR1)
 
+    def give_up(signum: int) -> None:
+        name = signal.Signals(signum).name
+        message = f"search stopped by {name}; Ray Tune could not save its state in time (the signal reached the "
+        message += f"local Ray too), the study keeps every finished trial; {hint}"
+        print("\n" + message, flush=True, file=sys.stderr)
+        os._exit(128 + signum)
+
+    deadlines: list[threading.Timer] = []
     previous_handlers = {signum: signal.signal(signum, on_stop_signal) for signum in STOP_SIGNALS}
     previous_variable = os.environ.get("TUNE_DISABLE_SIGINT_HANDLER")
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     try:
         yield stop
     finally:
+        for deadline in deadlines:  # Ray Tune stopped in time
+            deadline.cancel()
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
         if previous_variable is None:

@@ -191,7 +191,8 @@ def run_search(
     started = time.monotonic()
     grid = []
     if num_samples > 0 and time_budget_s > 0:
-        with stop_gracefully_on_signals() as stop, attached_study(run_id, study):
+        hint = f"continue it with --resume {settings.output_dir}"
+        with stop_gracefully_on_signals(hint) as stop, attached_study(run_id, study):
             grid = tuner.fit()
         if stop.requested:
             name = signal.Signals(stop.signum).name
