@@ -183,6 +183,17 @@ def test_damaged_ray_state_is_rebuilt_from_the_study_keeping_every_finished_tria
     assert json.loads((out / "settings.json").read_text())["experiment_name"].startswith("tune-rebuilt-")
 
 
+def test_a_finished_trials_folder_deleted_does_not_stop_the_resume(killed_run, tmp_path):
+    """Damage that the resume checks do not look for: the search goes on, every finished trial kept."""
+    out = copy_of(killed_run[0], tmp_path)
+    kept = finished_ids(out)
+    (folder,) = [p for p in (out / "tune").iterdir() if p.is_dir() and p.name.split("_")[2] == sorted(kept)[0]]
+    shutil.rmtree(folder)
+    result = run_cli("--resume", str(out), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert_finished_with_every_trial(out, kept)
+
+
 def test_resume_with_neither_ray_state_nor_study_exits_2_in_one_line(killed_run, tmp_path):
     out = copy_of(killed_run[0], tmp_path)
     shutil.rmtree(out / "tune")
