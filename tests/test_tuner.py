@@ -66,7 +66,9 @@ def test_gpus_per_trial_defaults_to_one_for_gpu_families_on_a_cluster_with_gpus(
 
 
 @pytest.mark.slow
-def test_search_runs_the_articles_settings_first_and_never_ends_below_them(ray_cluster, digits_splits, tmp_path):
+def test_without_early_stopping_the_articles_settings_run_first_and_the_search_never_ends_below_them(
+    ray_cluster, digits_splits, tmp_path
+):
     result = search("svc", digits_splits, tmp_path, rungs=NO_SCHEDULER)
     trials = result.trials
     assert len(trials) == 4 and (trials["status"] == "completed").all()
