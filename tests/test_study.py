@@ -153,3 +153,15 @@ def test_a_trial_asked_for_by_a_killed_driver_before_it_marked_it_is_closed_on_r
     closed = place.load().trials[orphan.number]
     assert closed.state == TrialState.FAIL and closed.user_attrs[RUN] == "run-1" and INTERRUPTED in closed.user_attrs
     assert place.load().trials[marked.number].state == TrialState.RUNNING, "the run's own trials are resume's to close"
+
+
+def test_a_trial_the_time_budget_cut_off_before_it_started_counts_as_stopped_not_failed():
+    from search.core.kinds import TrialStatus
+    from search.records.study import outcome_from_trial
+
+    distributions = {"C": optuna.distributions.FloatDistribution(0.1, 10)}
+    cut = optuna.trial.create_trial(state=TrialState.FAIL, params={"C": 1.0}, distributions=distributions,
+                                    user_attrs={CUT_OFF: "the search ended while it ran"})  # fmt: skip
+    raised = optuna.trial.create_trial(state=TrialState.FAIL, params={"C": 1.0}, distributions=distributions)
+    assert outcome_from_trial(cut).status == TrialStatus.STOPPED_EARLY, "the budget ended it, not an error"
+    assert outcome_from_trial(raised).status == TrialStatus.FAILED

@@ -288,7 +288,8 @@ def outcome_from_trial(trial: FrozenTrial) -> TrialOutcome:
         last=TrialReport(**last) if last else None,
         reports=attrs.get("reports", len(trial.intermediate_values)),
         seconds=attrs.get("seconds"),
-        error=attrs.get(ERROR) or (None if trial.state != TrialState.FAIL else TrialStatus.FAILED.value),
+        error=attrs.get(ERROR)
+        or (None if trial.state != TrialState.FAIL or CUT_OFF in attrs else TrialStatus.FAILED.value),
         node=attrs.get("node"),
         started_at=attrs.get("started_at"),
         ended_at=attrs.get("ended_at"),
