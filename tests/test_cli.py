@@ -243,10 +243,10 @@ def test_help_lists_every_family_and_option():
 @pytest.mark.parametrize(("stop", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, stop, exit_code):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "5",
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "4",
                "--max-concurrent", "1", "--time-budget", "10m", "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stderr = signal_when_printed(process, "trial   2/5", stop)
+    stderr = signal_when_printed(process, "trial   2/4", stop)
     assert process.returncode == exit_code, stderr
     assert f"search stopped by {stop.name}; Ray Tune saved its state; continue it with --resume {out}" in stderr
     assert "Traceback" not in stderr and "Tuner.restore" not in stderr, "our --resume hint, not Ray's"
@@ -264,9 +264,9 @@ def test_ctrl_c_or_sigterm_stops_the_search_and_resume_finishes_it(tmp_path, sto
     assert folder_digest(original) == before, "the copy's resume writes nothing to the original"
     assert f"in {out}/study.journal" in result.stdout
     report = json.loads((out / "report.json").read_text())
-    assert report["trials"]["total"] == 5, "trials finished before the stop are kept, the rest are run"
+    assert report["trials"]["total"] == 4, "trials finished before the stop are kept, the rest are run"
     trials = pd.read_csv(out / "trials.csv")
-    assert len(trials) == 5 and trials["validation_accuracy"].notna().sum() >= 4
+    assert len(trials) == 4 and trials["validation_accuracy"].notna().sum() >= 3
 
     again = run_cli("--resume", str(out))
     assert again.returncode == 2 and "already finished" in again.stderr
@@ -358,7 +358,8 @@ def test_a_local_ray_that_cannot_start_is_one_line_exit_1_and_leaves_no_folder(t
     out = tmp_path / "run"
     result = run_cli("--family", "logistic", "--dataset", "digits", "--output-dir", str(out), timeout=120,
                      env={"RAY_TMPDIR": str(long_tmp)})  # fmt: skip
-    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("error: could not start a local Ray: ") and "107 bytes" in result.stderr
-    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1, result.stderr  # (Ray's C++ side may warn first, offline)
+    assert errors[0].startswith("error: could not start a local Ray: ") and "107 bytes" in errors[0]
+    assert result.stderr.rstrip().splitlines()[-1] == errors[0] and "Traceback" not in result.stderr
     assert not out.exists(), "no half-made folder that neither a new run nor --resume could use"

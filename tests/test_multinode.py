@@ -76,7 +76,8 @@ def worker(cluster):
 
 
 def search(cluster, *args, timeout=600, **popen):
-    command = [sys.executable, "-m", "search.run", "--dataset", "digits", "--address", cluster.address, *args]
+    dataset = [] if "--resume" in args else ["--dataset", "digits"]  # a resume takes the recorded one
+    command = [sys.executable, "-m", "search.run", *dataset, "--address", cluster.address, *args]
     environment = {**os.environ, **cluster.env}
     if popen:
         return subprocess.Popen(command, cwd=ROOT, env=environment, text=True, **popen)
