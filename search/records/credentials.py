@@ -18,6 +18,13 @@ def without_password(url: str) -> str:
     return _USER_AND_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}@", url, count=1)
 
 
+def hide_password(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``, for messages."""
+    return _USER_AND_PASSWORD.sub(
+        lambda m: f"{m['scheme']}{m['user']}{':***' if m['password'] is not None else ''}@", url, count=1
+    )
+
+
 def has_credentials(uri: str) -> bool:
     """Whether ``uri`` names a user or a password (``s3://key:secret@bucket/...``)."""
     return _USER_AND_PASSWORD.match(uri) is not None

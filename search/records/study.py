@@ -22,7 +22,7 @@ from search.core.errors import InputError
 from search.core.kinds import TrialStatus
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
-from search.records.credentials import with_password
+from search.records.credentials import hide_password, with_password
 
 JOURNAL_FILE = "study.journal"
 """The study's journal in the run folder, when no ``--study-storage`` is given."""
@@ -43,7 +43,6 @@ CUT_OFF = "cut_off"
 """User attribute of a trial the search's end (the time budget) closed before it finished."""
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
 
 
 class StudyError(InputError):
@@ -91,11 +90,6 @@ class StudyPlace:
             return optuna.load_study(study_name=self.name, storage=self.storage)
         except KeyError:
             return None
-
-
-def hide_password(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
-    return _PASSWORD.sub(r"\1***@", url)
 
 
 def open_study_place(url: str | None, name: str, run_dir: Path, create: bool = True) -> StudyPlace:
