@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from search.core.settings import Settings, SettingsError, default_budget, parse_duration
+from search.core.settings import LOCAL_EXPERIMENT_NAME, Settings, SettingsError, default_budget, parse_duration
 from search.core.spaces import default_space_path
 from search.families import get_family
 from search.records.credentials import remember
@@ -25,6 +25,8 @@ def resolve_settings(
     family's budget or the setting's own default. The run is named in its study by the results
     folder's name; a family ``one_of_several`` (``--family all``) adds its own name, to the study's too.
     """
+    together = bool(getattr(args, "together", False))
+    one_of_several = one_of_several or together
     suffix = f"-{family}" if one_of_several else ""
     label = (output_dir.parent.name if one_of_several else output_dir.name) + suffix
     budget = default_budget(get_family(family).MNIST_BUDGET, args.dataset)
@@ -64,17 +66,59 @@ def resolve_settings(
             patience=args.patience,
             address=args.address,
         ),
-        **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir),
+        **storage_settings(args.storage_path or os.environ.get("SEARCH_STORAGE_PATH"), output_dir, together, family),
         study_storage=remember(args.study_storage) if args.study_storage else None,
         study_name=args.study_name + suffix if args.study_name else label,
+        together=together,
         run_id=f"{label}-{uuid.uuid4().hex[:8]}",
     )
 
 
-def storage_settings(storage_path: str | None, output_dir: Path) -> dict[str, Any]:
-    """Where Ray Tune keeps the run: a shared place gets a folder of its own per run, the run folder ``tune/``."""
+def shared_time_budget(args: argparse.Namespace, families: list[str]) -> float:
+    """One time budget for families searched at once: ``--time-budget``, else the longest of their own."""
+    if args.time_budget is not None:
+        try:
+            return parse_duration(args.time_budget)
+        except SettingsError as error:
+            raise SettingsError(f"--time-budget: {error}") from None
+    return max(default_budget(get_family(f).MNIST_BUDGET, args.dataset).time_budget_s for f in families)
+
+
+FAMILY_OWN = ("family", "output_dir", "resume", "address", "quiet", "debug", "together", "study_storage")
+"""Options a family searched together with others does not take from the run's command line: its own
+family and folder, the cluster the run started, what each command gives anew (``--quiet``, ``--debug``,
+the study database's URL with its password)."""
+
+
+def family_options(parser: argparse.ArgumentParser, args: argparse.Namespace, **replaced: Any) -> list[str]:
+    """The command-line options a family's own search takes from ``args`` (all but ``FAMILY_OWN``),
+    with ``replaced`` values (``time_budget="600"``) instead of the given ones."""
+    defaults = vars(parser.parse_args([]))
+    values = {**vars(args), **replaced}
+    options: list[str] = []
+    for action in parser._actions:  # noqa: SLF001 - argparse offers no public list of its options
+        name = action.dest
+        if name in FAMILY_OWN or name not in values or not action.option_strings:
+            continue
+        value = values[name]
+        if value is None or (value == defaults.get(name) and name not in replaced):
+            continue
+        if action.nargs == 0:
+            options += [action.option_strings[-1]] if value else []
+        else:
+            options += [action.option_strings[-1], str(value)]
+    return options
+
+
+def storage_settings(storage_path: str | None, output_dir: Path, together: bool, family: str) -> dict[str, Any]:
+    """Where Ray Tune keeps the run: a shared place gets a folder of its own per run, the run folder ``tune/``.
+
+    The experiment's name is unique among the searches that share one Ray cluster: Ray Tune stages a driver's
+    files in ``<session>/artifacts/<start second>/<experiment name>``, so two families searched at once
+    (``together``) under one name, started in the same second, would write each other's trials and state.
+    """
     if not storage_path:
-        return {}
+        return {"experiment_name": f"{LOCAL_EXPERIMENT_NAME}-{family}"} if together else {}
     if not is_uri(storage_path):
         storage_path = str(Path(storage_path).resolve())
     return {"storage_path": storage_path, "experiment_name": f"{output_dir.name}-{uuid.uuid4().hex[:8]}"}

@@ -71,7 +71,29 @@ def write_combined_report(folder: Path, runs: Sequence[RunRecord] | None = None)
     runs = [load_run(family) for family in family_runs(folder)] if runs is None else runs
     ranking = folder / RANKING_FILE
     first = [Section("Which model", table=ranking_table(json.loads(ranking.read_text())))] if ranking.exists() else []
+    first.append(Section("Where the time went", table=allocation_table(runs)))
     return write_comparison(runs, folder, stem="report", title=f"Every family: {folder.name}", first=first)
+
+
+def allocation_table(runs: Sequence[RunRecord]) -> list[list[str]]:
+    """Per family: what each trial held, the trial-seconds it spent on CPUs or GPUs, and why its search ended."""
+    rows = [["family", "each trial held", "trials", "CPU trial-seconds", "GPU trial-seconds", "search", "why it ended"]]
+    for run in runs:
+        cpus, gpus = run.recorded.get("cpus_per_trial", 1), run.recorded.get("gpus_per_trial") or 0
+        seconds = float(run.trials["seconds"].fillna(0).sum()) if "seconds" in run.trials else 0.0
+        report = run.report or {}
+        ended = report.get("search_ended", {})
+        gpu_held = report.get("gpus_per_trial", gpus) or 0
+        rows.append([
+            run.family,
+            f"{cpus:g} CPUs" + (f", {gpu_held:g} GPUs" if gpu_held else ""),
+            str(len(run.trials)),
+            f"{seconds:.0f}" if not gpu_held else "",
+            f"{seconds:.0f}" if gpu_held else "",
+            f"{report.get('search_seconds', 0) / 60:.1f} min",
+            ended.get("why") or ended.get("reason", "?"),  # the sentence names its reason
+        ])  # fmt: skip
+    return rows
 
 
 def ranking_table(ranking: dict) -> list[list[str]]:

@@ -24,13 +24,14 @@ from search.core.settings import (
 )
 from search.core.spaces import SearchSpace, load_space
 from search.families import FAMILIES, get_family
-from search.options import resolve_settings
+from search.machine.environment import prepare_ray_auth
+from search.options import family_options, resolve_settings, shared_time_budget
+from search.pipeline.together import TOGETHER_FILE, FamilyFailed, read_together_file, recorded_address
 from search.records.credentials import remember
 from search.records.folders import remove_made, results_folder
 from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
 from search.records.storage import open_storage
 from search.records.study import StudyPlace, check_study_matches, close_orphans, hide_password, open_study_place
-from search.tune.resume import plan_resume
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
@@ -71,7 +72,8 @@ def build_parser(prog: str = "python -m search.run") -> argparse.ArgumentParser:
         "--family",
         type=family_choice,
         metavar="{" + ",".join([*sorted(FAMILIES), "all"]) + "}",
-        help="model family to search; several, comma-separated (svc,cnn), or 'all', are searched in turn",
+        help="model family to search; several, comma-separated (svc,cnn), or 'all', are searched at once, "
+        "under one --time-budget (default: the longest of theirs), and ranked",
     )
     parser.add_argument(
         "--resume",
@@ -225,6 +227,7 @@ def build_parser(prog: str = "python -m search.run") -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks, and the trials' own output (Ray's worker logs)"
     )
+    parser.add_argument("--together", action="store_true", help=argparse.SUPPRESS)  # one family of a --family all run
     return parser
 
 
@@ -276,18 +279,25 @@ def plan_new_run(args: argparse.Namespace, attempt: int = 1) -> tuple[Path, list
     output_dir = results_folder(args.output_dir, args.family.replace(",", "-"), attempt)
     if len(families) == 1:
         return output_dir, [resolve_settings(args, families[0], output_dir)]
-    plans = [resolve_settings(args, f, output_dir / f, one_of_several=True) for f in families]
-    return output_dir, plans
+    return output_dir, together_plans(args, families, output_dir)
 
 
-def lock_run(args: argparse.Namespace, output_dir: Path, plans: list[Settings], new: bool):
-    """Lock the results folder (and each family's) for this run; a default folder taken meanwhile moves on.
+def together_plans(args: argparse.Namespace, families: list[str], output_dir: Path) -> list[Settings]:
+    """Each family's settings when they are searched at once: one time budget for all."""
+    shared = argparse.Namespace(**{**vars(args), "together": True})
+    shared.time_budget = f"{shared_time_budget(args, families):g}"
+    return [resolve_settings(shared, f, output_dir / f) for f in families]
+
+
+def lock_run(args: argparse.Namespace, output_dir: Path, plans: list[Settings], new: bool, together: bool = False):
+    """Lock the results folder (and each family's, unless they are searched ``together``: each family's own
+    search locks its folder) for this run; a default folder taken meanwhile moves on.
 
     Returns the folder, the plans (with the folder that was free) and the folders it made. The
     locks are held until the process ends.
     """
     for attempt in range(2, 100):
-        folders = list(dict.fromkeys([output_dir, *(s.output_dir for s in plans)]))
+        folders = list(dict.fromkeys([output_dir, *([] if together else [s.output_dir for s in plans])]))
         made = [path for path in folders if not path.exists()]
         try:
             for path in folders:
@@ -344,17 +354,38 @@ def check_same_database(url: str, settings: Settings) -> None:
 def plan_resumed_run(folder: str) -> tuple[Path, list[Settings]]:
     """The settings recorded in an interrupted run's folder."""
     path = Path(folder).resolve()
+    if (path / TOGETHER_FILE).is_file():
+        return path, resumed_together_plans(path)
     if not (path / "settings.json").is_file():
-        hint = " (for --family all, resume each family's subfolder)" if any(path.glob("*/settings.json")) else ""
-        raise BadInput(f"--resume {path}: no settings.json there; it is not a run's results folder{hint}")
+        raise BadInput(f"--resume {path}: no settings.json there; it is not a run's results folder")
     if (path / "report.json").is_file():
         raise BadInput(f"--resume {path}: that run already finished (report.json is there)")
+    return path, [recorded_settings(path)]
+
+
+def recorded_settings(path: Path) -> Settings:
+    """The settings a run recorded in its folder's ``settings.json``."""
     try:
         recorded = json.loads((path / "settings.json").read_text())
-        settings = Settings.from_dict({**recorded, "output_dir": str(path)})
+        return Settings.from_dict({**recorded, "output_dir": str(path)})
     except (ValueError, TypeError, KeyError, AttributeError) as error:  # JSON, missing or wrong fields, ranges
         raise BadInput(f"--resume {path}: settings.json is damaged ({error})") from None
-    return path, [settings]
+
+
+def resumed_together_plans(path: Path) -> list[Settings]:
+    """A several-family run's families: those that started as their ``settings.json`` says, the others
+    from the options recorded in ``families.json``."""
+    if (path / "report.json").is_file():
+        raise BadInput(f"--resume {path}: that run already finished (report.json is there)")
+    plans = []
+    for family, options in read_together_file(path).items():
+        folder = path / family
+        if (folder / "settings.json").is_file():
+            plans.append(recorded_settings(folder))
+        else:
+            args = build_parser().parse_args([*options, "--family", family, "--together"])
+            plans.append(resolve_settings(args, family, folder))
+    return plans
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> int:
@@ -369,6 +400,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         if resume:
             refuse_unused_options(args)
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
+        together = (output_dir / TOGETHER_FILE).is_file() if resume else len(plans) > 1
+        one_of_together = not together and plans[0].together  # a family's search, started by a together run
         if resume and args.study_storage:
             check_same_database(args.study_storage, plans[0])
         spaces = {s.family: load_family_space(s) for s in plans}
@@ -376,17 +409,25 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         dataset = load_dataset(plans[0].dataset, plans[0].data_dir)
         splits = splits_by_family(dataset, plans)
         studies = open_studies([s for s in plans if s.study_storage], spaces, resume)  # before any folder is made
-        locked_dir, plans, made = lock_run(args, output_dir, plans, new=not resume)
+        locked_dir, plans, made = lock_run(args, output_dir, plans, new=not resume, together=together)
         if locked_dir != output_dir:  # another run took the default folder this second: the plans moved
             output_dir = locked_dir
             storages = {s.family: open_storage(s.storage_path, s.output_dir) for s in plans}
             studies = open_studies([s for s in plans if s.study_storage], spaces, resume)
-        studies.update(open_studies([s for s in plans if not s.study_storage], spaces, resume))  # journals
-        for settings in plans if resume else []:
+        if together:
+            address = args.address or (recorded_address(output_dir) if resume else None)
+        else:
+            address = args.address or plans[0].address
+        prepare_ray_auth(address or os.environ.get("RAY_ADDRESS"))  # before ray is first imported
+        from search.tune.resume import plan_resume
+
+        own = [] if together else plans  # families searched at once open their studies themselves
+        studies.update(open_studies([s for s in own if not s.study_storage], spaces, resume))  # journals
+        for settings in own if resume else []:
             close_orphans(studies[settings.family], settings.run)
         resumes = {
             s.family: plan_resume(storages[s.family], s.experiment_name, studies[s.family], s.run) if resume else None
-            for s in plans
+            for s in own
         }
     except InputError as error:
         return refuse(error, made)
@@ -397,11 +438,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         from search.tune.interrupt import stop_on_sigterm
 
         try:
-            resources = start_ray(args.address or plans[0].address, worker_logs=args.debug)  # before ray is imported
+            resources = start_ray(address, worker_logs=args.debug, announce=not one_of_together)
         except Exception as error:  # noqa: BLE001 - Ray raises many kinds; nothing of the run has started
             if args.debug:
                 traceback.print_exc()
-            address = args.address or plans[0].address or os.environ.get("RAY_ADDRESS")
+            address = address or os.environ.get("RAY_ADDRESS")
             where = f"could not join the Ray cluster at {address}" if address else "could not start a local Ray"
             print(f"error: {where}: {failure_line(error)}{ray_log_hint()}", file=sys.stderr)
             if not resume:
@@ -413,8 +454,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
                 check_cluster_fits(settings, get_family(settings.family), resources, reporter)
         except InputError as error:
             return refuse(error, made)
-        from search.pipeline.family_run import run_family
+        from search.pipeline.family_run import finish, run_family
 
+        if together:
+            reports = search_together(args, output_dir, plans, splits, resources, reporter)
+            print("\n" + finish(output_dir, reports, reporter))
+            print(f"\nresults: {output_dir}")
+            return 0
         reports = [
             run_family(
                 s,
@@ -429,6 +475,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
             )
             for s in plans
         ]
+    except FamilyFailed as error:  # the others finished: their table and ranking, then the failure
+        if error.reports:
+            print("\n" + finish(output_dir, error.reports, reporter))
+        print(f"error: {error} (partial results in {output_dir})", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt as error:  # a SearchInterrupted too (Ctrl-C or SIGTERM)
         print(f"\n{error or 'interrupted'}; continue it with --resume {output_dir}", file=sys.stderr)
         return getattr(error, "exit_code", EXIT_INTERRUPTED)
@@ -439,11 +490,33 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         print(f"error: {failure_line(error)} (partial results in {output_dir}{hint})", file=sys.stderr)
         return EXIT_FAILED
 
-    from search.pipeline.family_run import finish
-
+    if one_of_together:  # that run prints the table of them all
+        return 0
     print("\n" + finish(output_dir, reports, reporter))
     print(f"\nresults: {output_dir}")
     return 0
+
+
+def search_together(args, output_dir: Path, plans: list[Settings], splits: dict, resources, reporter) -> list[dict]:
+    """The families of ``plans`` searched at once (``search.pipeline.together``); their reports."""
+    import ray
+
+    from search.pipeline.together import describe_together, run_together, trial_cpus_together, write_together_file
+
+    if args.resume is None:
+        cpus = trial_cpus_together(args.cpus_per_trial or default_of("cpus_per_trial"), resources.cpus, len(plans))
+        given = {"time_budget": f"{plans[0].time_budget_s:g}", "cpus_per_trial": f"{cpus:g}"}
+        options = {s.family: family_options(build_parser(), args, **given) for s in plans}
+        write_together_file(output_dir, options, plans[0].time_budget_s, args.address)
+    else:
+        options = read_together_file(output_dir)
+        cpus = plans[0].cpus_per_trial
+    reporter.say(describe_together(plans, plans[0].time_budget_s, resources.cpus, cpus))
+    passed = [flag for flag, on in (("--quiet", args.quiet), ("--debug", args.debug)) if on]
+    passed += ["--study-storage", args.study_storage] if args.study_storage else []
+    validation_size = min(len(splits[s.family].search.y_val) for s in plans)
+    address = ray.get_runtime_context().gcs_address
+    return run_together(output_dir, options, plans, resources, address, reporter, validation_size, passed)
 
 
 def ray_log_hint() -> str:

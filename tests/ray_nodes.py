@@ -97,16 +97,20 @@ class RayCluster:
         ]  # fmt: skip
         return self._start(command)
 
-    def add_worker(self, cpus: int = 1, gpus: int = 0) -> Node:
-        """A worker node that cannot see ``hidden``."""
+    def add_worker(self, cpus: int = 1, gpus: int = 0, hide: bool = True) -> Node:
+        """A worker node that cannot see ``hidden`` (with ``hide=False``, one that sees every file, as
+        a machine that mounts the same NFS would)."""
         temp = self.root / f"worker{len(self.nodes)}"
         start = (
-            f"mount -t tmpfs -o size=1m tmpfs {self.hidden} && exec {RAY} start --block --address={self.address} "
+            f"{RAY} start --block --address={self.address} "
             f"--node-ip-address=127.0.0.1 --num-cpus={cpus} --num-gpus={gpus} "
             f"--object-store-memory={OBJECT_STORE_BYTES} --temp-dir={temp} --dashboard-agent-listen-port={free_port()} "
             "--disable-usage-stats"
         )
-        return self._start(["unshare", "--mount", "--propagation", "private", "bash", "-c", start])
+        if not hide:
+            return self._start(start.split())
+        hidden_start = f"mount -t tmpfs -o size=1m tmpfs {self.hidden} && exec {start}"
+        return self._start(["unshare", "--mount", "--propagation", "private", "bash", "-c", hidden_start])
 
     def _start(self, command: list[str]) -> Node:
         known = set(self.node_ids())

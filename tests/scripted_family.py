@@ -9,6 +9,7 @@ trial is better than the one before.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from search.core.trial_report import TrialReport
 from search.families.base import EPOCHS, Report
 
 NAME = "scripted"
-PARAMETERS = frozenset({"quality", "epochs", "rise"})
+PARAMETERS = frozenset({"quality", "epochs", "rise", "pause"})
 ALLOWED = {}
 BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
@@ -37,13 +38,15 @@ def article_config(n_features: int) -> dict[str, Any]:
 
 
 def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None):
-    """``rise``: each trial's quality is that much more than the last one's (by Ray Tune's trial number)."""
+    """``rise``: each trial's quality is that much more than the last one's (by Ray Tune's trial number);
+    ``pause``: the seconds a trial takes, so that a watcher polling the study can keep up."""
     epochs, quality = int(config["epochs"]), float(config["quality"])
     if "rise" in config:
         # Ray Tune counts its trials in their folders' names: <trainable>_<trial id>_<count>_<config>
         number = int(re.search(r"_[0-9a-f]{8}_(\d+)$", Path(tune.get_context().get_trial_dir()).name).group(1))
         quality = min(1.0, float(config["rise"]) * number)
     for epoch in range(1, epochs + 1):
+        time.sleep(float(config.get("pause", 0.0)) / epochs)
         report(TrialReport.after_epoch(epoch, epochs, quality * epoch / epochs))
     return quality
 

@@ -19,7 +19,6 @@ import time
 import pandas as pd
 import pytest
 
-from search.core.trials import most_trials_at_once
 from tests.conftest import ROOT
 from tests.ray_nodes import FAST_NODE_DEATH, RAY, RayCluster, free_port, wait_for
 from tests.test_cli import signal_when_printed
@@ -301,25 +300,3 @@ def _try(action):
         return action()
     except Exception:  # noqa: BLE001 - the server is not up yet
         return None
-
-
-def test_trials_share_logical_gpus_and_scikit_learn_trials_hold_none(tmp_path_factory, tmp_path):
-    """A node that declares 2 GPUs (``ray start --num-gpus 2``; this machine has none): Keras trials at
-    half a GPU each run 4 at once; svc trials, asked for the same, hold no GPU."""
-    hidden = tmp_path_factory.mktemp("gpu-runs")
-    gpu_cluster = RayCluster(hidden, {"RAY_AUTH_MODE": "token"})
-    gpu_cluster.start_head(cpus=2, gpus=2)
-    shares = ["--gpus-per-trial", "0.5", "--cpus-per-trial", "0.5", "--scheduler", "none"]
-    try:
-        keras = search(gpu_cluster, "--family", "keras_mlp", *shares, "--num-samples", "4", "--space",
-                       space(tmp_path, SMALL_KERAS), "--output-dir", str(hidden / "keras"))  # fmt: skip
-        svc = search(gpu_cluster, "--family", "svc", *shares, "--num-samples", "2", "--output-dir", str(hidden / "svc"))
-    finally:
-        gpu_cluster.stop()
-    assert keras.returncode == 0, keras.stderr
-    assert "4 at once, each holding 0.5 CPUs and 0.5 GPUs" in keras.stdout
-    trials = pd.read_csv(hidden / "keras" / "trials.csv")
-    assert (trials["status"] == "completed").all()
-    assert most_trials_at_once(trials) == 4, trials[["started_at", "ended_at"]]
-    assert svc.returncode == 0, svc.stderr
-    assert "each holding 0.5 CPUs and 0 GPUs" in svc.stdout

@@ -47,3 +47,20 @@ def test_the_winner_is_chosen_on_validation_and_compared_with_the_runner_up_on_t
     higher_on_test = rank_families([report("a", 0.99, 0.97), report("b", 0.98, 0.99)], {})
     assert higher_on_test.winner == "a", "the test split chooses nothing"
     assert "2.00 points higher" in higher_on_test.sentence() and higher_on_test.comparison is None
+
+
+def test_the_allocation_table_gives_each_familys_trial_seconds_by_resource_kind_and_why_it_ended(tmp_path):
+    import pandas as pd
+
+    from search.report import allocation_table
+    from search.visual.run_record import RunRecord
+
+    def run(family: str, gpus: float, seconds: list[float], why: str) -> RunRecord:
+        report = {"gpus_per_trial": gpus, "search_seconds": 600, "search_ended": {"reason": "behind", "why": why}}
+        return RunRecord(tmp_path / family, {"family": family, "cpus_per_trial": 0.5}, report,
+                         pd.DataFrame({"seconds": seconds}), None, None)  # fmt: skip
+
+    rows = allocation_table([run("svc", 0, [100, 50.4], "converged: the chance fell"),
+                             run("cnn", 1, [300, None], "clearly behind x")])  # fmt: skip
+    assert rows[1] == ["svc", "0.5 CPUs", "2", "150", "", "10.0 min", "converged: the chance fell"]
+    assert rows[2] == ["cnn", "0.5 CPUs, 1 GPUs", "2", "", "300", "10.0 min", "clearly behind x"]

@@ -1,5 +1,6 @@
 """Why a search ended: its end rule said so (``search.core.outlook``, or ``search.core.plateau`` with
-``--patience``), or its trial cap or time budget ran out."""
+``--patience``), another family searched at once was clearly ahead (``search.core.allocation``), or its
+trial cap or time budget ran out."""
 
 from __future__ import annotations
 
@@ -9,13 +10,26 @@ from search.core.formatting import format_duration
 from search.core.kinds import EndReason
 from search.core.trials import SearchEnd, TrialOutcome
 
-CONVERGED, TRIAL_CAP, TIME_BUDGET = EndReason.CONVERGED, EndReason.TRIAL_CAP, EndReason.TIME_BUDGET
+CONVERGED, TRIAL_CAP, TIME_BUDGET, BEHIND = (
+    EndReason.CONVERGED,
+    EndReason.TRIAL_CAP,
+    EndReason.TIME_BUDGET,
+    EndReason.BEHIND,
+)
 
 
 def why_search_ended(
-    outcomes: Iterable[TrialOutcome], *, converged: str | None, num_samples: int, time_budget_s: float
+    outcomes: Iterable[TrialOutcome],
+    *,
+    converged: str | None,
+    num_samples: int,
+    time_budget_s: float,
+    behind: str | None = None,
 ) -> SearchEnd:
-    """``converged``: why the end rule ended the search, if it did; else the trial cap, or the time budget."""
+    """``converged``: why the end rule ended the search, if it did; ``behind``: why the allocator did;
+    else the trial cap, or the time budget."""
+    if behind:
+        return SearchEnd(BEHIND, behind)
     if converged:
         return SearchEnd(CONVERGED, converged)
     if len(list(outcomes)) >= num_samples:

@@ -53,3 +53,5 @@ class EndReason(Kind):
     CONVERGED = "converged"
     TRIAL_CAP = "trial_cap"
     TIME_BUDGET = "time_budget"
+    BEHIND = "behind"
+    """Several families searched at once, and another was clearly ahead (``search.core.allocation``)."""

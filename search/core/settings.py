@@ -166,6 +166,9 @@ class Settings:
     end_chance: float = DEFAULT_END_CHANCE
     """The search ends once the chance that its next trials gain beyond the validation noise falls below this
     (``search.core.outlook``; 0: never)."""
+    together: bool = False
+    """Searched at the same time as other families (``search.pipeline.together``): the allocator's files in
+    ``output_dir`` set its trials at once and may end its search (``search.records.shares``)."""
     patience: int | None = None
     """Instead of ``end_chance``: full-budget trials in a row without a gain beyond the validation noise that
     end the search (``search.core.plateau``; 0: never). None: the ``end_chance`` rule."""

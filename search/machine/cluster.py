@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -108,7 +107,7 @@ def drop_ray_notices() -> None:
             logger.addFilter(_DropNotice(starts))
 
 
-def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResources:
+def start_ray(address: str | None, worker_logs: bool = False, announce: bool = True) -> ClusterResources:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size.
 
     The trials' own output (TensorFlow's start-up lines, Ray's worker teardown) reaches the terminal
@@ -119,9 +118,7 @@ def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResource
     for the job's driver, and ``ray.init(address="local")`` would ignore it.
     """
     address = address or os.environ.get("RAY_ADDRESS") or None
-    if address and "ray" in sys.modules and "RAY_AUTH_MODE" not in os.environ:
-        raise RuntimeError("start_ray must run before ray is imported")
-    prepare_ray_auth(address)
+    prepare_ray_auth(address)  # takes effect only if ray is not imported yet: the command line calls it first
     drop_ray_notices()
     import ray
 
@@ -140,6 +137,8 @@ def start_ray(address: str | None, worker_logs: bool = False) -> ClusterResource
             log_to_driver=worker_logs,
         )
     resources = replace(read_resources(), local=not address)
+    if not announce:
+        return resources
     where = f"cluster at {address}" if address else "local Ray"
     nodes = f"{resources.nodes} nodes, " if resources.nodes > 1 else ""
     print(f"{where}: {nodes}{resources.cpus:g} CPUs, {resources.gpus:g} GPUs", flush=True)

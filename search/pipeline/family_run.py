@@ -23,6 +23,7 @@ from search.families.base import SAMPLES
 from search.machine.cluster import ClusterResources
 from search.pipeline.retrain import retrain_and_test
 from search.pipeline.summary import build_report, summary_table, write_json, write_run_files
+from search.records.shares import allocation_place, read_share
 from search.records.storage import Storage
 from search.records.study import StudyPlace
 from search.report import write_report_or_warn
@@ -83,7 +84,8 @@ def run_family(
         f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
         f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
         f"{describe_end_rule(settings)}; "
-        f"{placement.concurrent} at once, each holding {placement.cpus:g} CPUs and {placement.gpus:g} GPUs; "
+        f"{describe_at_once(settings, placement.concurrent)}, each holding {placement.cpus:g} CPUs and "
+        f"{placement.gpus:g} GPUs; "
         f"{describe_scheduler(settings.rungs, family.FIDELITY)}"
     )
     if settings.storage_path:
@@ -119,7 +121,7 @@ def run_family(
         splits.X_test,
         splits.y_test,
         seed=settings.seed,
-        cpus=resources.retrain_cpus(settings.cpus_per_trial),
+        **retrain_resources(settings, resources),
         gpus=1 if placement.gpus > 0 else 0,
     )
     family.save(retrain.model, run_dir / family.MODEL_FILE)
@@ -132,6 +134,15 @@ def run_family(
     if page is not None:
         say(f"== {settings.family}: report: {page}")
     return report
+
+
+def retrain_resources(settings: Settings, resources: ClusterResources) -> dict[str, Any]:
+    """Alone, the retrain takes the biggest node's CPUs; searched together with other families, it holds a
+    trial's CPUs and uses the threads the allocator's share gives it (the others may still be searching)."""
+    share = read_share(allocation_place(settings.output_dir)) if settings.together else None
+    if share is None:
+        return {"cpus": resources.retrain_cpus(settings.cpus_per_trial)}
+    return {"cpus": settings.cpus_per_trial, "threads": share.retrain_threads}
 
 
 def finish(output_dir: Path, reports: list[dict[str, Any]], reporter: Reporter) -> str:
@@ -185,6 +196,14 @@ def experiment_location(settings: Settings) -> str:
     """Where Ray Tune keeps this run's trials, as the user wrote the storage (a URI keeps its query)."""
     base, _, query = settings.storage_path.partition("?")
     return f"{base.rstrip('/')}/{settings.experiment_name}" + (f"?{query}" if query else "")
+
+
+def describe_at_once(settings: Settings, concurrent: int) -> str:
+    """How many trials run at once: what the cluster holds, or, searched together, the allocator's share."""
+    share = read_share(allocation_place(settings.output_dir)) if settings.together else None
+    if share is None:
+        return f"{concurrent} at once"
+    return f"{share.trials_at_once} at once for now (the allocator's share)"
 
 
 def describe_end_rule(settings: Settings) -> str:

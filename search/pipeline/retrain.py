@@ -29,7 +29,7 @@ class RetrainResult:
     predictions: np.ndarray
     """The model's prediction for every test image, in the test split's order."""
     cpus: int
-    """CPUs the fit held."""
+    """Threads (CPUs) the fit used."""
     fit_cpu_seconds: float
     """CPU time the fit used, over all its threads: up to its wall time x ``cpus`` when every core it held was busy."""
 
@@ -49,22 +49,29 @@ def retrain_and_test(
     X_test: np.ndarray,
     y_test: np.ndarray,
     seed: int,
-    cpus: int,
+    cpus: float,
     gpus: float = 0,
+    threads: int | None = None,
 ) -> RetrainResult:
     """Fit ``config`` on ``data`` in a Ray task holding ``cpus`` CPUs (and ``gpus``), then score it on test.
+
+    The fit uses ``threads`` threads (default: the CPUs it holds); a family searched together with
+    others holds a trial's CPUs and uses the threads its share gives.
 
     The fit runs as a Ray task (named in the Ray dashboard ``retrain <family> <config>``) so that on a
     cluster it lands on a worker, like the trials; the test split stays with the driver.
     """
     started = time.monotonic()
+    threads = threads or max(1, int(cpus))
     fit = ray.remote(num_cpus=cpus, num_gpus=gpus)(_fit).options(name=f"retrain {family_name} {format_config(config)}")
-    model, cpu_seconds = ray.get(fit.remote(family_name, config, data, seed, cpus))
+    model, cpu_seconds = ray.get(fit.remote(family_name, config, data, seed, threads))
     predictions = np.asarray(get_family(family_name).predict(model, X_test))
     correct = int(np.sum(predictions == y_test))
     seconds = time.monotonic() - started
     interval = wilson_interval(correct, len(y_test))
-    return RetrainResult(model, correct / len(y_test), interval, len(y_test), seconds, predictions, cpus, cpu_seconds)
+    return RetrainResult(
+        model, correct / len(y_test), interval, len(y_test), seconds, predictions, threads, cpu_seconds
+    )
 
 
 def wilson_interval(correct: int, total: int) -> tuple[float, float]:

@@ -9,16 +9,21 @@ runs, plus one trial that waits for the next free slot. The waiting trial matter
 joins: Ray Tune hands a freed worker to the first waiting trial and cancels the worker that trial
 had asked for, so with a single waiting trial the new node's worker would be cancelled each time a
 trial ends elsewhere before it starts, and a search of short trials would never use the new node.
+
+A family searched together with others runs as many trials at once as the allocator gives it
+(``share.json`` in its folder: ``search.records.shares``), read again while the search runs.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from search.core.reporter import Reporter
 from search.machine.cluster import TrialPlacement
+from search.records.shares import read_share
 
 RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
@@ -26,8 +31,13 @@ WAITING = 1
 """Trials beyond what the cluster holds, waiting for a free slot (see above)."""
 
 
-def limit_concurrency(searcher: Searcher, placement: TrialPlacement, reporter: Reporter) -> ConcurrencyLimiter:
-    """``searcher`` limited to ``placement.concurrent`` trials at once, a limit that may grow with the cluster."""
+def limit_concurrency(
+    searcher: Searcher, placement: TrialPlacement, reporter: Reporter, shared_in: Path | None = None
+) -> ConcurrencyLimiter:
+    """``searcher`` limited to ``placement.concurrent`` trials at once, a limit that may grow with the cluster;
+    with ``shared_in`` (the family's folder in a several-family run), the limit the allocator sets there."""
+    if shared_in is not None:
+        return SharedLimiter(searcher, shared_in, placement.concurrent)
     if not placement.grows_with_cluster:
         return ConcurrencyLimiter(searcher, max_concurrent=placement.concurrent)
     return ClusterSizedLimiter(searcher, placement, reporter)
@@ -64,3 +74,23 @@ class ClusterSizedLimiter(ConcurrencyLimiter):
             )
             self.fits = fits
             self.max_concurrent = fits + WAITING
+
+
+class SharedLimiter(ConcurrencyLimiter):
+    """A ``ConcurrencyLimiter`` whose limit is the allocator's, for a family searched together with others."""
+
+    def __init__(self, searcher: Searcher, folder: Path, fallback: int) -> None:
+        share = read_share(folder)
+        super().__init__(searcher, max_concurrent=share.trials_at_once if share else fallback)
+        self.folder = str(folder)
+        self._checked = time.time()
+
+    def suggest(self, trial_id: str):
+        """The searcher's next config, if the family's share (read again every ``RECHECK_S``) has room."""
+        now = time.time()
+        if now - self._checked >= RECHECK_S:
+            self._checked = now
+            share = read_share(Path(self.folder))
+            if share is not None:
+                self.max_concurrent = share.trials_at_once
+        return super().suggest(trial_id)

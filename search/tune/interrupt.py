@@ -16,6 +16,9 @@ GRACE_S = 6.0
 """Seconds Ray Tune gets to stop and save after a stop signal (it takes about 2 s, on a busy machine too).
 A signal sent to the whole process group (as systemd and Slurm stop a job) also reaches the local Ray's
 helpers, and Ray Tune would then wait a minute for Ray before failing."""
+TOGETHER_GRACE_S = 30.0
+"""The same for one family of several searched at once: the signal never reaches their shared Ray, but
+five searches stopping and saving on the same cores take longer than one."""
 
 
 class SearchInterrupted(KeyboardInterrupt):
@@ -58,16 +61,17 @@ def stop_on_sigterm() -> None:
 
 
 @contextmanager
-def stop_gracefully_on_signals(hint: str = "") -> Iterator[Stop]:
+def stop_gracefully_on_signals(hint: str = "", grace_s: float = GRACE_S) -> Iterator[Stop]:
     """Ctrl-C or SIGTERM asks Ray Tune to stop and save its state, and is remembered; a second stops at once.
 
     Ray Tune's own Ctrl-C handler stops the search just as gracefully but then returns as if the
     search had ended, so a driver cannot tell; and SIGTERM would kill the driver with nothing saved.
     Tune's SIGUSR1 handler does the graceful stop: ours records the signal, then raises SIGUSR1.
     Tune's SIGINT handler is turned off meanwhile (``TUNE_DISABLE_SIGINT_HANDLER``), and the variable
-    and the previous handlers are restored afterwards. If the stop takes longer than ``GRACE_S`` (the
-    local Ray was hit by the signal too), the driver says so, with ``hint``, and exits with the signal's code:
-    the study holds every finished trial, and ``--resume`` rebuilds the search from it.
+    and the previous handlers are restored afterwards. If the stop takes longer than ``grace_s`` (the
+    local Ray was hit by the signal too, or the machine is too busy), the driver says so, with ``hint``, and
+    exits with the signal's code: the study holds every finished trial, and ``--resume`` rebuilds the search
+    from it.
     """
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
@@ -80,7 +84,7 @@ def stop_gracefully_on_signals(hint: str = "") -> Iterator[Stop]:
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, signal.SIG_IGN, None):
             raise SearchInterrupted("stopped before the search started", signum)  # Tune's handler is not there
         stop.signum = signum
-        deadline = threading.Timer(GRACE_S, give_up, args=(signum,))
+        deadline = threading.Timer(grace_s, give_up, args=(signum,))
         deadline.daemon = True
         deadlines.append(deadline)
         deadline.start()
@@ -88,8 +92,8 @@ def stop_gracefully_on_signals(hint: str = "") -> Iterator[Stop]:
 
     def give_up(signum: int) -> None:
         name = signal.Signals(signum).name
-        message = f"search stopped by {name}; Ray Tune could not save its state in time (the signal reached the "
-        message += f"local Ray too), the study keeps every finished trial; {hint}"
+        message = f"search stopped by {name}; Ray Tune could not save its state within {grace_s:g} s (the signal "
+        message += f"reached the local Ray too, or the machine is busy); the study keeps every finished trial; {hint}"
         print("\n" + message, flush=True, file=sys.stderr)
         os._exit(128 + signum)
 

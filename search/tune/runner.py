@@ -32,6 +32,7 @@ from search.core.trials import (
 from search.families.base import Family
 from search.machine.cluster import ClusterResources
 from search.machine.environment import prepare_driver
+from search.records.shares import allocation_place
 from search.records.storage import Storage
 from search.records.study import (
     CUT_OFF,
@@ -46,12 +47,12 @@ from search.records.study import (
     trials_of_run,
 )
 from search.tune.concurrency import limit_concurrency
-from search.tune.interrupt import SearchInterrupted, stop_gracefully_on_signals
+from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter, resumed_progress
 from search.tune.resume import ResumePlan
 from search.tune.schedulers import search_scheduler
 from search.tune.searcher import StudySearcher, attached_study
-from search.tune.stopper import EndRuleStopper, TrialEnds, ended_by_rule
+from search.tune.stopper import EndRuleStopper, TrialEnds, called_off, ended_by_rule
 from search.tune.trial import (
     TRIAL_ERROR,
     TRIAL_TRACEBACK,
@@ -146,7 +147,8 @@ def run_search(
         mark_study(searcher.study, family.NAME, space.distributions)
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
             searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
-        limited = limit_concurrency(searcher, placement, reporter)
+        shared_in = allocation_place(settings.output_dir) if settings.together else None
+        limited = limit_concurrency(searcher, placement, reporter, shared_in)
         stopper = EndRuleStopper(
             run_id,
             VALIDATION_ACCURACY,
@@ -156,6 +158,7 @@ def run_search(
             patience=settings.patience,
             rungs=plan.milestones if plan is not None else (),
             step_budgets=sizes if family.FIDELITY == BudgetUnit.SAMPLES else (),
+            requests_from=shared_in,
         )
         printer = ProgressPrinter(
             VALIDATION_ACCURACY, list(space.distributions), settings.num_samples, reporter, run_id=run_id
@@ -192,7 +195,8 @@ def run_search(
     grid = []
     if num_samples > 0 and time_budget_s > 0:
         hint = f"continue it with --resume {settings.output_dir}"
-        with stop_gracefully_on_signals(hint) as stop, attached_study(run_id, study):
+        grace_s = TOGETHER_GRACE_S if settings.together else GRACE_S
+        with stop_gracefully_on_signals(hint, grace_s) as stop, attached_study(run_id, study):
             grid = tuner.fit()
         if stop.requested:
             name = signal.Signals(stop.signum).name
@@ -214,6 +218,7 @@ def run_search(
     ended = why_search_ended(
         outcomes,
         converged=ended_by_rule(run_id),
+        behind=called_off(run_id),
         num_samples=num_samples + (len(resume.kept) if resume is not None and not resume.restore else 0),
         time_budget_s=time_budget_s,
     )

@@ -7,14 +7,18 @@ older rule of ``search.core.plateau``: N full-budget trials in a row without a g
 
 The stopper sees every result before the scheduler does; ``TrialEnds`` (a callback) tells it when a
 trial ends, however it ended. What ended the search is kept by run (``ended_by_rule``), for the report.
+In a search of several families at once, it also ends the search when the allocator asks it to
+(``end-request.json`` in the family's folder: ``search.records.shares``), looking every ``LOOK_S``.
 A resumed search's stopper first learns from the run's trials that had finished, read from its study
 (either way of resuming: Ray Tune's own stopper is the one pickled when the search first started).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
@@ -23,12 +27,17 @@ from ray.tune import Callback, Stopper
 from search.core.outlook import Outlook
 from search.core.plateau import Plateau
 from search.core.trial_report import PROGRESS
+from search.records.shares import end_requested
 from search.records.study import TUNE_TRIAL_ID, finished_by_themselves, trials_of_run
 from search.tune.searcher import attached_place
 from search.tune.trial import TRIAL_ERROR
 
 _ENDED: dict[str, str] = {}
 """Per run: why its end rule ended the search, once it did."""
+_CALLED_OFF: dict[str, str] = {}
+"""Per run: why the allocator ended the search, once it did."""
+LOOK_S = 2.0
+"""Seconds between two looks for the allocator's end request."""
 
 
 class EndRuleStopper(Stopper):
@@ -46,6 +55,7 @@ class EndRuleStopper(Stopper):
         patience: int | None,
         rungs: Iterable[int] = (),
         step_budgets: Sequence[int] = (),
+        requests_from: Path | None = None,
     ) -> None:
         self.run_id, self.metric, self.budget_key = run_id, metric, budget_key
         self.plateau = Plateau(validation_size, patience) if patience is not None else None
@@ -54,8 +64,11 @@ class EndRuleStopper(Stopper):
         """The budgets where a trial may be stopped (ASHA's rungs; none without ASHA)."""
         self.step_budgets = list(step_budgets)
         """The budget of a trial's n-th report (training images); none: the n-th report is n epochs."""
+        self.requests_from = str(requests_from) if requests_from is not None else None
+        """The family's folder, where the allocator of a several-family run asks for the search's end."""
         self.counted: set[str] = set()
         self.caught_up = False
+        self.next_look = 0.0
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         """Takes in a trial's result; True stops that trial (the outlook rule, at a rung, without a chance)."""
@@ -103,7 +116,7 @@ class EndRuleStopper(Stopper):
             self.plateau = Plateau(self.plateau.validation_size, self.plateau.patience)
         if self.outlook is not None:
             self.outlook = Outlook(self.outlook.validation_size, self.outlook.end_chance, self.outlook.horizon)
-        self.counted, self.caught_up = set(), False
+        self.counted, self.caught_up, self.next_look = set(), False, 0.0
 
     def _budget_of(self, step: int) -> int:
         return self.step_budgets[min(step, len(self.step_budgets)) - 1] if self.step_budgets else step
@@ -121,11 +134,25 @@ class EndRuleStopper(Stopper):
     def stop_all(self) -> bool:
         """Whether the search has its answer; its reason is kept for ``ended_by_rule``."""
         self._catch_up()
+        if self._called_off():
+            return True
         rule = self.outlook if self.outlook is not None else self.plateau
         if rule.reached:
             _ENDED.setdefault(self.run_id, rule.explain())
             return True
         return False
+
+    def _called_off(self) -> bool:
+        """Whether the allocator has asked for the end (looked for every ``LOOK_S``); its reason is kept."""
+        if self.run_id in _CALLED_OFF:
+            return True
+        if getattr(self, "requests_from", None) is None or time.monotonic() < self.next_look:
+            return False
+        self.next_look = time.monotonic() + LOOK_S
+        why = end_requested(Path(self.requests_from))
+        if why:
+            _CALLED_OFF[self.run_id] = why
+        return why is not None
 
 
 class TrialEnds(Callback):
@@ -144,3 +171,8 @@ class TrialEnds(Callback):
 def ended_by_rule(run_id: str) -> str | None:
     """Why the end rule ended run ``run_id``'s search (in this process), or None if it did not."""
     return _ENDED.pop(run_id, None)
+
+
+def called_off(run_id: str) -> str | None:
+    """Why the allocator ended run ``run_id``'s search (in this process), or None if it did not."""
+    return _CALLED_OFF.pop(run_id, None)

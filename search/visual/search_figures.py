@@ -155,6 +155,8 @@ def importance_figure(run: RunRecord) -> Drawn | Missing:
     at_step = [t for t in run.study_trials if step in t.intermediate_values and t.params]
     if len({tuple(sorted(t.params.items())) for t in at_step}) < 2:
         return Missing("every trial tried the same configuration")
+    if len({t.intermediate_values[step] for t in at_step}) < 2:
+        return Missing(f"every trial scored the same at {run.budget_at_step(step):,} {run.budget_unit}")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="maximize")
     study.add_trials(

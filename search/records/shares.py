@@ -1,0 +1,74 @@
+"""What the allocator of a several-family run tells each family's search, as small files.
+
+They live in the run folder, ``allocation/<family>/`` (``allocation_place``), beside the family's
+own folder, which its search makes and locks itself.
+
+``share.json``: how many trials the family may run at once, and how many threads its retrain may
+use. ``end-request.json``: the family is clearly behind; its search ends, with the reason given. The
+allocator writes them whole (beside, then renamed), so a search reading them never sees half a file;
+a search reads them at most every few seconds. On ``--resume`` they are still there, so a family
+that was called off stays called off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+SHARE_FILE = "share.json"
+END_REQUEST_FILE = "end-request.json"
+
+
+def allocation_place(family_folder: Path) -> Path:
+    """Where the allocator's files for the family searched in ``family_folder`` are (made here)."""
+    place = family_folder.parent / "allocation" / family_folder.name
+    place.mkdir(parents=True, exist_ok=True)
+    return place
+
+
+@dataclass(frozen=True)
+class Share:
+    """A family's part of the cluster, as the allocator set it last."""
+
+    trials_at_once: int
+    retrain_threads: int
+
+
+def write_share(folder: Path, share: Share) -> None:
+    _write_whole(folder / SHARE_FILE, dataclasses.asdict(share))
+
+
+def read_share(folder: Path) -> Share | None:
+    """The family's share, or None when the allocator has not set one (a family searched alone)."""
+    data = _read(folder / SHARE_FILE)
+    try:
+        return Share(max(1, int(data["trials_at_once"])), max(1, int(data["retrain_threads"])))
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def request_end(folder: Path, why: str) -> None:
+    _write_whole(folder / END_REQUEST_FILE, {"why": why})
+
+
+def end_requested(folder: Path) -> str | None:
+    """Why the allocator ended this family's search, or None if it has not."""
+    data = _read(folder / END_REQUEST_FILE)
+    return str(data["why"]) if isinstance(data, dict) and data.get("why") else None
+
+
+def _write_whole(path: Path, data: dict) -> None:
+    partial = path.with_name(f".{path.name}.new")
+    partial.write_text(json.dumps(data) + "\n")
+    os.replace(partial, path)
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,118 @@
+"""Families searched at once: which is clearly behind, how the trial slots are shared, and a search that
+the allocator calls off ends at once with the reason recorded."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import optuna
+import pytest
+
+from search.core.allocation import BEHIND_Z, Standing, clearly_behind, difference_error, trial_slots
+from search.core.ending import BEHIND
+from search.core.reporter import SILENT
+from search.core.settings import Rungs, Settings
+from search.core.spaces import default_space_path
+from search.machine.cluster import ClusterResources
+from search.pipeline.together import allocate
+from search.records.shares import allocation_place, end_requested, read_share, request_end
+from search.records.study import RUN, open_study_place
+from tests.digits_search import search_digits
+from tests.test_ending import RISING
+
+VALIDATION = 5250
+
+
+def test_the_noise_of_a_difference_adds_both_accuracies_variances():
+    # 99.2% and 98.5% on 5,250 images: sqrt((0.992 * 0.008 + 0.985 * 0.015) / 5250) = 0.2079 points
+    assert difference_error(0.992, 0.985, VALIDATION) == pytest.approx(0.002079, abs=1e-6)
+
+
+def test_a_family_is_behind_only_beyond_the_noise_and_after_two_full_budget_trials():
+    leader = Standing("cnn", 0.992, 3)
+    standings = [
+        leader,
+        Standing("mlp", 0.980, 2),  # 1.2 points behind: about 5 standard errors
+        Standing("keras_mlp", 0.989, 5),  # 0.3 points: within 3 standard errors
+        Standing("logistic", 0.925, 1),  # far behind, but only the article's settings have run
+        Standing("svc", 0.9841, 4, article=0.984),  # far behind, but no better than its article's settings yet
+        Standing("svc_fresh", None, 0),
+    ]
+    behind = clearly_behind(standings, VALIDATION)
+    assert list(behind) == ["mlp"]
+    assert behind["mlp"].startswith("clearly behind cnn: its best validation accuracy 98.00% after 2 full-budget")
+    gap = 0.992 - 0.980
+    assert f"({gap / difference_error(0.992, 0.980, VALIDATION):.1f} standard errors)" in behind["mlp"]
+    assert gap / difference_error(0.992, 0.980, VALIDATION) > BEHIND_Z
+    assert clearly_behind([leader], VALIDATION) == {}, "alone, nobody is behind"
+
+
+def test_slots_are_one_each_while_families_outnumber_them_and_the_rest_go_to_the_leaders():
+    five = [Standing(f, None, 0, prior) for f, prior in [("logistic", 0.925), ("cnn", 0.992), ("mlp", 0.976)]]
+    assert trial_slots(five, 2) == {"logistic": 1, "cnn": 1, "mlp": 1}
+    assert trial_slots(five, 8) == {"cnn": 3, "mlp": 3, "logistic": 2}, "before any result, the article's order"
+    scored = [Standing("cnn", 0.990, 2, 0.992), Standing("mlp", 0.991, 2, 0.976)]
+    assert trial_slots(scored, 5) == {"mlp": 3, "cnn": 2}, "once scored, the best so far leads"
+
+
+def family_folder(run, family: str, scores: list[float]) -> Settings:
+    """A family's folder as its search leaves it: ``settings.json`` and a study with these full-budget scores."""
+    folder = run / family
+    folder.mkdir(parents=True)
+    settings = Settings(family=family, space_path=default_space_path(family), num_samples=10, time_budget_s=60,
+                        output_dir=folder, study_name=f"run-{family}", run_id=f"run-{family}-1",
+                        together=True)  # fmt: skip
+    (folder / "settings.json").write_text(json.dumps(settings.to_dict()))
+    study = open_study_place(None, settings.study, folder).create(optuna.samplers.RandomSampler(), maximize=True)
+    for score in scores:
+        trial = optuna.trial.create_trial(value=score, params={}, distributions={}, user_attrs={RUN: settings.run})
+        study.add_trial(trial)
+    return settings
+
+
+def test_the_allocator_ends_the_search_of_the_family_behind_and_gives_its_slots_to_the_leader(tmp_path):
+    leader = family_folder(tmp_path, "cnn", [0.990, 0.993])
+    behind = family_folder(tmp_path, "mlp", [0.975, 0.979])
+    fresh = family_folder(tmp_path, "svc", [])
+    plans = [leader, behind, fresh]
+    cluster = ClusterResources(cpus=4, gpus=0, largest_node_cpus=4)
+    allocate(plans, plans, cluster, cpu_slots=4, validation_size=VALIDATION, reporter=SILENT)
+
+    why = end_requested(allocation_place(behind.output_dir))
+    assert why is not None and why.startswith("clearly behind cnn: its best validation accuracy 97.90%")
+    assert end_requested(allocation_place(leader.output_dir)) is None
+    assert end_requested(allocation_place(fresh.output_dir)) is None, "no result yet: not behind"
+    shares = {s.family: read_share(allocation_place(s.output_dir)).trials_at_once for s in plans}
+    assert shares == {"cnn": 2, "svc": 2, "mlp": 1}, "mlp's slot went to the two still searching"
+
+
+@pytest.mark.slow
+def test_a_search_the_allocator_calls_off_ends_at_once_with_the_reason(ray_cluster, digits_splits, tmp_path):
+    """A family still improving (each trial better than the last) would run to its cap of 18 trials; the
+    allocator's end request, once 3 trials have reached their full budget, ends it within seconds."""
+    folder = tmp_path / "run" / "scripted"
+    folder.mkdir(parents=True)
+    place = allocation_place(folder)
+
+    def call_off_after_three() -> None:
+        journal = open_study_place(None, "test", folder)
+        for _ in range(600):
+            study = journal.load()
+            complete = study and [t for t in study.get_trials() if t.state == optuna.trial.TrialState.COMPLETE]
+            if complete and len(complete) >= 3:
+                request_end(place, "clearly behind cnn: a scripted reason")
+                return
+            time.sleep(0.1)
+
+    caller = threading.Thread(target=call_off_after_three, daemon=True)
+    caller.start()
+    slow_rising = RISING + "pause: {type: categorical, choices: [0.5]}\n"  # 18 trials take 9 s: the call comes first
+    result = search_digits(digits_splits, folder, "scripted", slow_rising, num_samples=18, time_budget_s=300,
+                           max_concurrent=1, rungs=Rungs(grace_period=1, reduction_factor=3),
+                           together=True)  # fmt: skip
+    caller.join(timeout=5)
+    assert result.ended.reason == BEHIND, result.ended.why
+    assert result.ended.why == "clearly behind cnn: a scripted reason"
+    assert 3 <= len(result.trials) < 18
