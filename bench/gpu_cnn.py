@@ -19,6 +19,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -44,15 +46,10 @@ def main() -> None:
         "--cpus-per-trial", str(args.cpus_per_trial), "--time-budget", args.time_budget,
         "--num-samples", str(args.num_samples), "--output-dir", str(out),
     ]  # fmt: skip
-    samples: list[list[dict]] = []
-    stop = threading.Event()
-    sampler = threading.Thread(target=sample_gpus, args=(samples, stop), daemon=True)
-    sampler.start()
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=ROOT, text=True, capture_output=True)
-    seconds = time.monotonic() - started
-    stop.set()
-    sampler.join()
+    with gpus_sampled() as samples:
+        started = time.monotonic()
+        result = subprocess.run(command, cwd=ROOT, text=True, capture_output=True)
+        seconds = time.monotonic() - started
     print(result.stdout[-4000:], result.stderr[-4000:], sep="\n")
     if result.returncode != 0:
         sys.exit(f"the search failed with exit code {result.returncode}")
@@ -87,6 +84,20 @@ def main() -> None:
     lines += [f"- {key}: {value}" for key, value in figures.items() if key != "command"]
     (results / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+@contextmanager
+def gpus_sampled() -> Iterator[list[list[dict]]]:
+    """``nvidia-smi``'s samples (``gpu_inventory``), every 2 s while the block runs."""
+    samples: list[list[dict]] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_gpus, args=(samples, stop), daemon=True)
+    sampler.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        sampler.join()
 
 
 def sample_gpus(samples: list[list[dict]], stop: threading.Event) -> None:
