@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 
 import optuna
 import pytest
@@ -17,7 +18,7 @@ from search.core.settings import Rungs, Settings
 from search.core.spaces import default_space_path
 from search.machine.cluster import ClusterResources
 from search.pipeline.together import allocate
-from search.records.shares import allocation_place, end_requested, read_share, request_end
+from search.records.shares import Share, allocation_place, end_requested, read_share, request_end
 from search.records.study import RUN, open_study_place
 from tests.digits_search import search_digits
 from tests.test_ending import RISING
@@ -86,6 +87,26 @@ def test_the_allocator_ends_the_search_of_the_family_behind_and_gives_its_slots_
     assert end_requested(allocation_place(fresh.output_dir)) is None, "no result yet: not behind"
     shares = {s.family: read_share(allocation_place(s.output_dir)).trials_at_once for s in plans}
     assert shares == {"cnn": 2, "svc": 2, "mlp": 1}, "mlp's slot went to the two still searching"
+
+
+def test_on_a_mixed_cluster_cpu_families_leave_the_gpu_nodes_cpus_to_the_gpu_trials(tmp_path):
+    """2 CPU nodes of 4 CPUs and a GPU node of 2 CPUs and 4 GPUs: logistic and svc share the 8 CPUs of the
+    nodes without GPUs; cnn runs as many trials as the GPU node's CPUs hold (2), not as its GPUs (4)."""
+    plans = [family_folder(tmp_path, family, []) for family in ("logistic", "svc", "cnn")]
+    plans = [replace(s, gpus_per_trial=1.0 if s.family == "cnn" else 0.0, cpus_per_trial=1.0) for s in plans]
+    cluster = ClusterResources(cpus=10, gpus=4, largest_node_cpus=4, nodes=3, gpu_node_cpus=2, gpu_nodes=("g1",))
+    allocate(plans, plans, cluster, cpu_slots=10, validation_size=VALIDATION, reporter=SILENT)
+
+    shares = {s.family: read_share(allocation_place(s.output_dir)) for s in plans}
+    assert {family: share.trials_at_once for family, share in shares.items()} == {"logistic": 4, "svc": 4, "cnn": 2}
+    assert {family: share.avoid_nodes for family, share in shares.items()} == {
+        "logistic": ("g1",),
+        "svc": ("g1",),
+        "cnn": (),
+    }, "the CPU families' trials keep off the GPU node"
+
+    allocate(plans, plans[:2], cluster, cpu_slots=10, validation_size=VALIDATION, reporter=SILENT)  # cnn finished
+    assert read_share(allocation_place(plans[0].output_dir)) == Share(5, 5), "all 10 CPUs, the GPU node's too"
 
 
 @pytest.mark.slow

@@ -37,12 +37,13 @@ def test_trials_share_logical_gpus_and_scikit_learn_trials_hold_none(tmp_path_fa
 
 
 def test_families_at_once_on_a_mixed_cluster_keras_trials_on_the_gpu_node_alongside_cpu_trials(cluster, worker, s3):
-    """A node with 2 logical GPUs joins the CPU nodes; ``--family logistic,keras_mlp``: every Keras trial ran
-    on the GPU node, and logistic's trials ran at the same time (each family searches until the budget ends)."""
+    """A node with 2 logical GPUs and 1 CPU joins the CPU nodes; ``--family logistic,keras_mlp``: every Keras
+    trial ran on the GPU node, logistic's trials on the other nodes (had they taken the GPU node's CPU, no Keras
+    trial could start there), at the same time (each family searches until the budget ends)."""
     gpu_node = cluster.add_worker(cpus=1, gpus=2)
     out = cluster.hidden / "mixed"
     try:
-        result = search(cluster, "--family", "logistic,keras_mlp", "--num-samples", "500", "--time-budget", "45",
+        result = search(cluster, "--family", "logistic,keras_mlp", "--num-samples", "500", "--time-budget", "60",
                         "--end-chance", "0", "--storage-path", s3, "--output-dir", str(out))  # fmt: skip
     finally:
         cluster.remove(gpu_node)
@@ -51,6 +52,7 @@ def test_families_at_once_on_a_mixed_cluster_keras_trials_on_the_gpu_node_alongs
         pd.read_csv(out / family / "trials.csv").dropna(subset=["node"]) for family in ("keras_mlp", "logistic")
     )
     assert len(keras) and set(keras["node"]) == {gpu_node.node_id}, "Keras trials ran on the GPU node alone"
+    assert gpu_node.node_id not in set(logistic["node"]), "logistic's trials left the GPU node's CPU to Keras"
     print(f"logistic: trials per node {logistic['node'].str[:8].value_counts().to_dict()}")
     pairs = [(a, b) for a in keras.itertuples() for b in logistic.itertuples()]
     overlapping = [(a, b) for a, b in pairs if a.started_at < b.ended_at and b.started_at < a.ended_at]

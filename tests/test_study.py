@@ -75,7 +75,7 @@ def test_an_unreachable_database_is_bad_input(tmp_path):
 @pytest.mark.slow
 def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(tmp_path):
     out = tmp_path / "run"
-    result = run_cli("--family", "mlp", *DIGITS, "--scheduler", "none", "--num-samples", "200", "--time-budget", "8",
+    result = run_cli("--family", "mlp", *DIGITS, "--scheduler", "none", "--num-samples", "200", "--time-budget", "15",
                      "--patience", "0", "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     study = load_study(out)

@@ -44,6 +44,19 @@ class ClusterResources:
     """CPUs of the head node; 0 on a cluster whose head runs drivers only (trials run on other nodes)."""
     local: bool = True
     """Whether it is the driver's own local Ray (else a running cluster it joined, which may grow)."""
+    gpu_node_cpus: float = 0.0
+    """CPUs of the nodes that have GPUs: a trial on a GPU needs one of them too."""
+    gpu_nodes: tuple[str, ...] = ()
+    """Ray's ids of the nodes that have GPUs."""
+
+    @property
+    def cpus_without_gpus(self) -> float:
+        """CPUs of the nodes that have no GPU."""
+        return self.cpus - self.gpu_node_cpus
+
+    def gpu_trials_at_once(self, cpus_per_trial: float, gpus_per_trial: float) -> int:
+        """Trials at once that the GPU nodes hold, their CPUs as well as their GPUs."""
+        return max(1, int(min(self.gpus // gpus_per_trial, self.gpu_node_cpus // cpus_per_trial)))
 
     @property
     def trials_run_elsewhere(self) -> bool:
@@ -157,8 +170,15 @@ def read_resources() -> ClusterResources:
     alive = [node for node in ray.nodes() if node.get("Alive")]
     node_cpus = [node["Resources"].get("CPU", 0) for node in alive]
     head_cpus = [node["Resources"].get("CPU", 0) for node in alive if HEAD_RESOURCE in node["Resources"]]
+    with_gpus = [node for node in alive if node["Resources"].get("GPU", 0) > 0]
     return ClusterResources(
-        total.get("CPU", 0), total.get("GPU", 0), max(node_cpus, default=0), len(alive), next(iter(head_cpus), None)
+        total.get("CPU", 0),
+        total.get("GPU", 0),
+        max(node_cpus, default=0),
+        len(alive),
+        next(iter(head_cpus), None),
+        gpu_node_cpus=sum(node["Resources"].get("CPU", 0) for node in with_gpus),
+        gpu_nodes=tuple(node["NodeID"] for node in with_gpus),
     )
 
 

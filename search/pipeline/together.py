@@ -160,14 +160,18 @@ def allocate(
     live = [s for s in searching if end_requested(allocation_place(s.output_dir)) is None]
     on_gpus = [s for s in live if get_family(s.family).USES_GPU and resources.gpus > 0]
     on_cpus = [s for s in live if s not in on_gpus]
+    if on_gpus:  # the GPU nodes' CPUs are for the GPU trials: other trials there would leave the GPUs idle
+        cpu_slots = max(1, int(resources.cpus_without_gpus))  # and their trials keep off those nodes
     slots = trial_slots([standings[s.family] for s in on_cpus], cpu_slots)
     retrain_threads = max(1, cpu_slots // max(1, len(searching)))
     for settings in searching:
         if settings in on_gpus:
-            at_once = max(1, int(resources.gpus // (settings.gpus_per_trial or 1)))
+            at_once = resources.gpu_trials_at_once(settings.cpus_per_trial, settings.gpus_per_trial or 1)
+            share = Share(at_once, retrain_threads)
         else:
-            at_once = slots.get(settings.family, 1)
-        write_share(allocation_place(settings.output_dir), Share(at_once, retrain_threads))
+            avoid = resources.gpu_nodes if on_gpus else ()
+            share = Share(slots.get(settings.family, 1), retrain_threads, avoid)
+        write_share(allocation_place(settings.output_dir), share)
 
 
 def standing_of(settings: Settings) -> Standing:

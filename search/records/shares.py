@@ -3,8 +3,9 @@
 They live in the run folder, ``allocation/<family>/`` (``allocation_place``), beside the family's
 own folder, which its search makes and locks itself.
 
-``share.json``: how many trials the family may run at once, and how many threads its retrain may
-use. ``end-request.json``: the family is clearly behind; its search ends, with the reason given. The
+``share.json``: how many trials the family may run at once, how many threads its retrain may
+use, and the nodes its trials must keep off (the GPU nodes, whose CPUs the GPU families' trials
+need). ``end-request.json``: the family is clearly behind; its search ends, with the reason given. The
 allocator writes them whole (beside, then renamed), so a search reading them never sees half a file;
 a search reads them at most every few seconds. On ``--resume`` they are still there, so a family
 that was called off stays called off.
@@ -35,6 +36,8 @@ class Share:
 
     trials_at_once: int
     retrain_threads: int
+    avoid_nodes: tuple[str, ...] = ()
+    """Ray's ids of the nodes where its trials must not run."""
 
 
 def write_share(folder: Path, share: Share) -> None:
@@ -45,8 +48,9 @@ def read_share(folder: Path) -> Share | None:
     """The family's share, or None when the allocator has not set one (a family searched alone)."""
     data = _read(folder / SHARE_FILE)
     try:
-        return Share(max(1, int(data["trials_at_once"])), max(1, int(data["retrain_threads"])))
-    except (TypeError, KeyError, ValueError):
+        avoid = tuple(str(node) for node in data.get("avoid_nodes", ()))
+        return Share(max(1, int(data["trials_at_once"])), max(1, int(data["retrain_threads"])), avoid)
+    except (TypeError, KeyError, ValueError, AttributeError):
         return None
 
 

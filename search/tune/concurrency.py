@@ -11,7 +11,8 @@ had asked for, so with a single waiting trial the new node's worker would be can
 trial ends elsewhere before it starts, and a search of short trials would never use the new node.
 
 A family searched together with others runs as many trials at once as the allocator gives it
-(``share.json`` in its folder: ``search.records.shares``), read again while the search runs.
+(``share.json`` in its folder: ``search.records.shares``), read again while the search runs, and
+each of its trials keeps off the nodes the share names (``trial_resources``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ray.tune import PlacementGroupFactory
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from search.core.reporter import Reporter
@@ -29,6 +31,8 @@ RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
 WAITING = 1
 """Trials beyond what the cluster holds, waiting for a free slot (see above)."""
+NODE_ID_LABEL = "ray.io/node-id"
+"""The label Ray gives every node: its id."""
 
 
 def limit_concurrency(
@@ -94,3 +98,27 @@ class SharedLimiter(ConcurrencyLimiter):
             if share is not None:
                 self.max_concurrent = share.trials_at_once
         return super().suggest(trial_id)
+
+
+def trial_resources(placement: TrialPlacement, shared_in: Path | None = None):
+    """What each trial holds, for ``tune.with_resources``: ``placement``'s CPUs and GPUs; with ``shared_in``
+    (the family's folder in a several-family run), on a node the allocator's share does not rule out."""
+    if shared_in is None:
+        return {"cpu": placement.cpus, "gpu": placement.gpus}
+    return SharedResources(placement.cpus, placement.gpus, str(shared_in))
+
+
+class SharedResources:
+    """A trial's resources, asked for when Ray Tune starts it: off the nodes the family's share names
+    (a CPU family keeps off the GPU nodes while a GPU family searches: their CPUs are the GPU trials')."""
+
+    def __init__(self, cpus: float, gpus: float, folder: str) -> None:
+        self.cpus, self.gpus, self.folder = cpus, gpus, folder
+
+    def __call__(self, config: dict) -> PlacementGroupFactory:
+        bundle = {"CPU": self.cpus, "GPU": self.gpus}
+        share = read_share(Path(self.folder))
+        if share is None or not share.avoid_nodes:
+            return PlacementGroupFactory([bundle])
+        avoid = {NODE_ID_LABEL: f"!in({','.join(share.avoid_nodes)})"}
+        return PlacementGroupFactory([bundle], bundle_label_selector=[avoid])

@@ -46,7 +46,7 @@ from search.records.study import (
     search_seconds_used,
     trials_of_run,
 )
-from search.tune.concurrency import limit_concurrency
+from search.tune.concurrency import limit_concurrency, trial_resources
 from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter, resumed_progress
 from search.tune.resume import ResumePlan
@@ -120,7 +120,8 @@ def run_search(
         gpu_share=placement.gpus,
         sample_sizes=sizes,
     )
-    trainable = tune.with_resources(trainable, {"cpu": placement.cpus, "gpu": placement.gpus})
+    shared_in = allocation_place(settings.output_dir) if settings.together else None
+    trainable = tune.with_resources(trainable, trial_resources(placement, shared_in))
     experiment_path = storage.experiment_path(settings.experiment_name)
     quiet_expected_noise()
     if resume is not None and resume.restore:
@@ -147,7 +148,6 @@ def run_search(
         mark_study(searcher.study, family.NAME, space.distributions)
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
             searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
-        shared_in = allocation_place(settings.output_dir) if settings.together else None
         limited = limit_concurrency(searcher, placement, reporter, shared_in)
         stopper = EndRuleStopper(
             run_id,
