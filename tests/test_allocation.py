@@ -11,7 +11,7 @@ from dataclasses import replace
 import optuna
 import pytest
 
-from search.core.allocation import BEHIND_Z, Standing, clearly_behind, difference_error, trial_slots
+from search.core.allocation import BEHIND_Z, EndedTrial, Standing, clearly_behind, difference_error, trial_slots
 from search.core.ending import BEHIND
 from search.core.reporter import SILENT
 from search.core.settings import Rungs, Settings
@@ -137,3 +137,30 @@ def test_a_search_the_allocator_calls_off_ends_at_once_with_the_reason(ray_clust
     assert result.ended.reason == BEHIND, result.ended.why
     assert result.ended.why == "clearly behind cnn: a scripted reason"
     assert 3 <= len(result.trials) < 18
+
+
+def cheap_family(best_at_rung: float) -> Standing:
+    """keras_mlp-like: 4 full-budget trials near 98.5% (each 3.45 points above its first epoch's score),
+    then 15 trials stopped after their first epoch, the best of them at ``best_at_rung``."""
+    full = [EndedTrial(((1, rung),), final) for rung, final in [(0.950, 0.9845), (0.952, 0.986), (0.948, 0.9825),
+                                                                (0.951, 0.985)]]  # fmt: skip
+    stopped = [EndedTrial(((1, score),)) for score in [best_at_rung, 0.945, 0.940] * 5]
+    return Standing("keras_mlp", 0.986, 4, ended=tuple(full + stopped))
+
+
+def test_a_family_unlikely_to_overtake_the_leader_is_behind_before_the_gap_reaches_three_standard_errors():
+    """keras_mlp's best, 98.60%, trails cnn's 99.00% by 1.9 standard errors: not clearly behind. But its trials
+    after one epoch, plus the 3.45 points its full-budget trials gained after that epoch, reach 98.55% at most:
+    its next 15 trials have almost no chance to beat 99.00%, and its search ends."""
+    leader = Standing("cnn", 0.990, 3)
+    behind = clearly_behind([leader, cheap_family(0.951)], VALIDATION)
+    assert (0.990 - 0.986) / difference_error(0.990, 0.986, VALIDATION) < BEHIND_Z
+    assert behind["keras_mlp"].startswith("unlikely to overtake cnn: the chance that its next 15 trials beat 99.00%")
+    assert "; its best 98.60% after 4 full-budget trials" in behind["keras_mlp"]
+
+    close = Standing("cnn", 0.9865, 3)  # within reach of keras_mlp's trials: some reach 95.3% after one epoch
+    assert cheap_family(0.953).chance_to_overtake(0.9865, VALIDATION) > 0.05
+    assert clearly_behind([close, cheap_family(0.953)], VALIDATION) == {}
+    assert clearly_behind([leader, replace(cheap_family(0.951), end_chance=0)], VALIDATION) == {}, "--end-chance 0"
+    few = replace(cheap_family(0.951), ended=cheap_family(0.951).ended[:10])
+    assert few.chance_to_overtake(0.990, VALIDATION) is None, "too few trials ended to tell"

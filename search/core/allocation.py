@@ -10,6 +10,11 @@ reached their family's full budget, on the same validation split.
   errors of the difference of two accuracies on the validation split. Its search is then ended (its
   best so far is still retrained and tested), and its trial slots go to the others. A family whose
   best is its article's settings goes on until its own end rule ends it.
+- A family is also behind once its own trials make it **unlikely to overtake** the leader: the chance
+  that any of its next ``HORIZON`` trials beats the leader's best, learnt from its trials as its own
+  end rule learns (``search.core.outlook``: each rung's step to the full budget), falls below its
+  ``--end-chance``. A family whose trials are cheap and many (keras_mlp beside cnn) is then called
+  off long before the difference of the two bests reaches ``BEHIND_Z`` standard errors.
 - **Trial slots**: as many trials at once as the cluster's CPUs hold threads for. While more families
   search than there are slots, each runs one trial (they share the cores); otherwise every family
   gets an equal part, and what remains goes to the leaders, best first. Before any family has a
@@ -21,12 +26,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from search.core.outlook import DEFAULT_END_CHANCE, HORIZON, MIN_FULL_BUDGET, Outlook
 from search.core.plateau import standard_error
 
 MIN_FULL_TRIALS = 2
 """Full-budget trials a family has before it may be called behind: the article's settings and one more."""
 BEHIND_Z = 3.0
 """Standard errors of the difference by which the leader must be ahead."""
+
+
+@dataclass(frozen=True)
+class EndedTrial:
+    """What the outlook needs of a trial that ended: its scores on the way, and at its full budget."""
+
+    scores: tuple[tuple[float, float], ...]
+    """(budget, score) at each report before its full budget."""
+    final: float | None = None
+    """Its score at the full budget (None: stopped at a rung)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,23 @@ class Standing:
     """What the family is expected to reach before it has a result (the article's figure)."""
     article: float | None = None
     """Validation accuracy of the article's settings, once they reached their full budget."""
+    ended: tuple[EndedTrial, ...] = ()
+    """Its trials that ended, in the order they started."""
+    end_chance: float = DEFAULT_END_CHANCE
+    """Its search's ``--end-chance`` (0: never called off for being unlikely to overtake)."""
+
+    def chance_to_overtake(self, target: float, validation_size: int) -> float | None:
+        """The chance that any of its next trials beats ``target``; None while its trials tell too little."""
+        outlook = Outlook(validation_size, self.end_chance, target=target)
+        for number, trial in enumerate(self.ended):
+            for budget, score in trial.scores:
+                outlook.report(str(number), budget, score, full=False)
+            if trial.final is not None:
+                outlook.report(str(number), math.inf, trial.final, full=True)
+            outlook.end(str(number))
+        if outlook.full_budget < MIN_FULL_BUDGET or len(outlook.chances) < outlook.horizon:
+            return None
+        return outlook.chance_ahead()
 
     def beats_article(self, validation_size: int) -> bool:
         """Whether its best beats its article's settings beyond the noise (True when those never finished)."""
@@ -73,6 +106,14 @@ def clearly_behind(standings: list[Standing], validation_size: int) -> dict[str,
                 f"clearly behind {leader.family}: its best validation accuracy {standing.best:.2%} after "
                 f"{standing.full_trials} full-budget trials trails {leader.best:.2%} by {gap:.2%} "
                 f"({gap / error:.1f} standard errors)"
+            )
+            continue
+        chance = standing.chance_to_overtake(leader.best, validation_size) if standing.end_chance > 0 else None
+        if chance is not None and chance < standing.end_chance:
+            behind[standing.family] = (
+                f"unlikely to overtake {leader.family}: the chance that its next {HORIZON} trials beat "
+                f"{leader.best:.2%} fell to {chance:.1%}, below {standing.end_chance:.0%}; its best "
+                f"{standing.best:.2%} after {standing.full_trials} full-budget trials"
             )
     return behind
 

@@ -56,10 +56,14 @@ class Outlook:
     chances: list[float] = field(default_factory=list)
     """Per ended trial whose chance was known, in the order they ended: its chance of having been a gain."""
     full_budget: int = 0
+    target: float | None = None
+    """A score to beat instead of the last gain's (another family's best, for ``search.core.allocation``)."""
 
     @property
     def mark(self) -> float | None:
-        """The score a trial must beat to be a gain: the last gain's plus one standard error."""
+        """The score a trial must beat to be a gain: the last gain's plus one standard error, or ``target``."""
+        if self.target is not None:
+            return self.target
         return None if self.anchor is None else self.anchor + standard_error(self.anchor, self.validation_size)
 
     def report(self, trial_id: str, budget: float, score: float, full: bool) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from search.core.allocation import Standing, clearly_behind, trial_slots
+from search.core.allocation import EndedTrial, Standing, clearly_behind, trial_slots
 from search.core.errors import InputError
 from search.core.formatting import format_duration
 from search.core.reporter import Reporter
@@ -196,7 +196,17 @@ def standing_of(settings: Settings) -> Standing:
     full = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
     enqueued = [t for t in trials if "fixed_params" in t.system_attrs]  # the article's settings come first
     article = enqueued[0].value if enqueued and enqueued[0] in full else None
-    return Standing(settings.family, max((t.value for t in full), default=None), len(full), prior, article)
+    best = max((t.value for t in full), default=None)
+    ended = tuple(ended_trial(t) for t in trials if t in full or t.state == optuna.trial.TrialState.PRUNED)
+    return Standing(settings.family, best, len(full), prior, article, ended, recorded.end_chance)
+
+
+def ended_trial(trial) -> EndedTrial:
+    """An Optuna trial that ended, as the allocator's outlook reads it (its reports keyed by step)."""
+    steps = sorted(trial.intermediate_values.items())
+    if trial.state.name == "COMPLETE" and steps:  # its last report is its full budget's
+        return EndedTrial(tuple(steps[:-1]), trial.value)
+    return EndedTrial(tuple(steps), trial.value if trial.state.name == "COMPLETE" else None)
 
 
 def read_settings(folder: Path) -> Settings | None:
