@@ -77,3 +77,15 @@ def test_a_resumed_search_counts_on_and_speaks_as_the_resuming_command_asks(caps
     quiet.on_trial_result(0, [], trial, {"validation_accuracy": 0.95, "progress": 1.0, "epochs_done": 5})
     quiet.on_trial_complete(1, [], trial)
     assert capsys.readouterr().out == ""
+
+
+def test_a_trial_whose_node_died_runs_again_from_its_checkpoint_or_from_the_start(capsys):
+    """A Keras trial has a checkpoint to go on from; a scikit-learn trial has none, and the line says so."""
+    printer = ProgressPrinter("validation_accuracy", [], 2, Reporter())
+    keras = SimpleNamespace(trial_id="a", config={}, checkpoint=object())
+    svc = SimpleNamespace(trial_id="b", config={}, checkpoint=None)
+    printer.on_trial_recover(0, [], keras)
+    printer.on_trial_recover(0, [], svc)
+    first, second = capsys.readouterr().out.splitlines()
+    assert first.endswith("a trial's worker or node died; it runs again from its last checkpoint")
+    assert second.endswith("a trial's worker or node died; it runs again from the start (no checkpoint)")

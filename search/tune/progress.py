@@ -111,9 +111,8 @@ class ProgressPrinter(Callback):
         self.running.pop(trial.trial_id, None)
         self.last_line = time.monotonic()
         elapsed = format_duration(time.monotonic() - self.started)
-        self.reporter.progress(
-            f"  [{elapsed:>7}] a trial's worker or node died; it runs again from its last checkpoint"
-        )
+        where = "its last checkpoint" if getattr(trial, "checkpoint", None) is not None else "the start (no checkpoint)"
+        self.reporter.progress(f"  [{elapsed:>7}] a trial's worker or node died; it runs again from {where}")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         """A trial raised."""
