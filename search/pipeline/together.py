@@ -308,5 +308,6 @@ def describe_together(plans: list[Settings], time_budget_s: float, cpus: float, 
     names = ", ".join(s.family for s in plans)
     return (
         f"== searching {names} at once, {format_duration(time_budget_s)} in all on {cpus:g} CPUs; each trial "
-        f"holds {trial_cpus:g} CPUs; a family clearly behind the leader ends its search early"
+        f"holds {trial_cpus:g} CPUs; a family clearly behind the leader, or unlikely to overtake it, ends its "
+        "search early"
     )
