@@ -30,6 +30,7 @@ MODEL_FILE = "model.txt"
 FIDELITY = EPOCHS
 USES_GPU = False
 CHECKPOINTS = False
+REUSES_ACTORS = True
 MNIST_BUDGET = Budget(num_samples=1, time_budget_s=60)
 
 

@@ -64,6 +64,8 @@ class Family(Protocol):
     """Whether its trials take a GPU when the cluster has one."""
     CHECKPOINTS: bool
     """Whether its trials save checkpoints (then a cluster of many nodes needs shared storage)."""
+    REUSES_ACTORS: bool
+    """Whether Ray Tune hands a trial's worker to the next trial (saving a process start and imports)."""
     MNIST_BUDGET: Budget
     """The default budget on MNIST, sized so that search and retrain fit in 30 minutes on 2 cores."""
 

@@ -39,6 +39,11 @@ BASELINE_TEST_ACCURACY = 0.992
 FIDELITY = EPOCHS
 USES_GPU = True
 CHECKPOINTS = True
+REUSES_ACTORS = False
+"""An epoch takes minutes: a trial stopped mid-epoch would still hold a reused worker when Ray Tune, after
+2 s (``TUNE_FUNCTION_THREAD_TIMEOUT_S``), gives up on it and fails the next trial ("Trainable runner reuse
+requires reset_config()": a cnn trial lost so on MNIST, seed 1). A new worker per trial costs a TensorFlow
+import, seconds beside the minutes of a trial."""
 BATCH_NORM_MOMENTUM = 0.9
 """Keras' 0.99 leaves the moving statistics far behind in a short run, so early validation scores
 (the ones ASHA compares) would misjudge batch normalization."""

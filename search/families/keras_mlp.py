@@ -31,6 +31,7 @@ BASELINE_TEST_ACCURACY = 0.977
 FIDELITY = EPOCHS
 USES_GPU = True
 CHECKPOINTS = True
+REUSES_ACTORS = True
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=30 * 60)
 
 

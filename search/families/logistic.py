@@ -27,6 +27,7 @@ BASELINE_TEST_ACCURACY = 0.925
 FIDELITY = SAMPLES
 USES_GPU = False
 CHECKPOINTS = False
+REUSES_ACTORS = True
 MNIST_BUDGET = Budget(num_samples=200, time_budget_s=10 * 60)
 
 

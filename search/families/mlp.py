@@ -32,6 +32,7 @@ BASELINE_TEST_ACCURACY = 0.976
 FIDELITY = EPOCHS
 USES_GPU = False
 CHECKPOINTS = False
+REUSES_ACTORS = True
 MNIST_BUDGET = Budget(num_samples=300, time_budget_s=20 * 60)
 
 

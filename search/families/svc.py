@@ -58,6 +58,7 @@ KERNEL_CACHE_MB = 1000
 FIDELITY = SAMPLES
 USES_GPU = False
 CHECKPOINTS = False
+REUSES_ACTORS = True
 MNIST_BUDGET = Budget(num_samples=500, time_budget_s=15 * 60)
 
 

@@ -174,7 +174,7 @@ def run_search(
                 mode="max",
                 num_samples=max(num_samples, 0),
                 time_budget_s=max(time_budget_s, 1),
-                reuse_actors=True,
+                reuse_actors=family.REUSES_ACTORS,
                 trial_dirname_creator=trial_dirname,
             ),
             run_config=tune.RunConfig(
