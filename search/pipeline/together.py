@@ -203,10 +203,12 @@ def standing_of(settings: Settings) -> Standing:
 
 def ended_trial(trial) -> EndedTrial:
     """An Optuna trial that ended, as the allocator's outlook reads it (its reports keyed by step)."""
-    steps = sorted(trial.intermediate_values.items())
-    if trial.state.name == "COMPLETE" and steps:  # its last report is its full budget's
-        return EndedTrial(tuple(steps[:-1]), trial.value)
-    return EndedTrial(tuple(steps), trial.value if trial.state.name == "COMPLETE" else None)
+    from optuna.trial import TrialState
+
+    steps = tuple(sorted(trial.intermediate_values.items()))
+    if trial.state != TrialState.COMPLETE:  # stopped at a rung
+        return EndedTrial(steps)
+    return EndedTrial(steps[:-1], trial.value)  # its last report is its full budget's
 
 
 def read_settings(folder: Path) -> Settings | None:
