@@ -71,7 +71,7 @@ def stop_gracefully_on_signals(hint: str = "", grace_s: float = GRACE_S) -> Iter
     and the previous handlers are restored afterwards. If the stop takes longer than ``grace_s`` (the
     local Ray was hit by the signal too, or the machine is too busy), the driver says so, with ``hint``, and
     exits with the signal's code: the study holds every finished trial, and ``--resume`` rebuilds the search
-    from it.
+    from it. A failure of Ray Tune after a stop signal (a call to the Ray the signal ended) is that stop too.
     """
     stop = Stop()
     if threading.current_thread() is not threading.main_thread():
@@ -103,6 +103,13 @@ def stop_gracefully_on_signals(hint: str = "", grace_s: float = GRACE_S) -> Iter
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     try:
         yield stop
+    except Exception as error:
+        if not stop.requested:
+            raise
+        # The signal reached the local Ray too, and a call to it failed before the deadline ("RPC error: CANCELLED")
+        name = signal.Signals(stop.signum).name
+        message = f"search stopped by {name}; the signal reached the local Ray too, so Ray Tune could not save its "
+        raise SearchInterrupted(message + "state; the study keeps every finished trial", stop.signum) from error
     finally:
         for deadline in deadlines:  # Ray Tune stopped in time
             deadline.cancel()
