@@ -21,6 +21,7 @@ def tune_stop_handler():
 
 def test_a_ray_failure_after_sigterm_is_that_stop_with_its_exit_code(tune_stop_handler):
     """The signal sent to the whole process group also ended the local Ray: Tune's next call to it fails."""
+    before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SearchInterrupted) as caught:
         with stop_gracefully_on_signals("continue it with --resume run"):
             os.kill(os.getpid(), signal.SIGTERM)
@@ -28,7 +29,7 @@ def test_a_ray_failure_after_sigterm_is_that_stop_with_its_exit_code(tune_stop_h
     assert caught.value.exit_code == 143
     assert tune_stop_handler == [signal.SIGUSR1]
     assert "SIGTERM" in str(caught.value) and "keeps every finished trial" in str(caught.value)
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handlers from before are back
+    assert signal.getsignal(signal.SIGTERM) is before, "the handler from before is back"
 
 
 def test_a_failure_with_no_stop_signal_is_not_taken_for_one(tune_stop_handler):

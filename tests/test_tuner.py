@@ -28,6 +28,11 @@ def test_a_trial_cut_off_before_it_reported_is_known_by_its_id_from_its_folder(t
     outcome = outcome_of(tune.Result(metrics={}, checkpoint=None, error=None, path=str(folder)))
     assert outcome.trial_id == "1a2b3c4d", "matched to its study trial, not counted twice in trials.csv"
 
+    # its reused worker's previous trial's last metrics came with it (seen once in a loaded suite)
+    previous = {"trial_id": "9f8e7d6c", "validation_accuracy": 0.91, "epochs_done": 14}
+    outcome = outcome_of(tune.Result(metrics=previous, checkpoint=None, error=None, path=str(folder)))
+    assert outcome.trial_id == "1a2b3c4d" and outcome.reports == 0 and outcome.last is None
+
 
 def test_the_clusters_resources_are_read_once_ray_runs(ray_cluster):
     assert read_resources() == ClusterResources(cpus=2, gpus=0, largest_node_cpus=2, nodes=1, head_cpus=2)

@@ -252,16 +252,23 @@ def earlier_outcomes(optuna_study: optuna.Study, run_id: str, known: set[str]) -
 
 
 def outcome_of(result: tune.Result) -> TrialOutcome:
-    """A Ray Tune result as plain data."""
+    """A Ray Tune result as plain data.
+
+    A trial the search's end cut off before it started on a reused worker can carry that worker's previous
+    trial's last metrics (measured once in a loaded test run): metrics of another trial id are not its own.
+    """
+    trial_id = trial_id_of(Path(result.path).name) if result.path else None
     metrics = result.metrics or {}
     history = result.metrics_dataframe
+    if trial_id and metrics.get("trial_id", trial_id) != trial_id:
+        metrics, history = {}, None
     if history is None or history.empty:
         history = pd.DataFrame([metrics])
     scored = history[history[VALIDATION_ACCURACY].notna()] if VALIDATION_ACCURACY in history else history.iloc[:0]
     error = metrics.get(TRIAL_ERROR) or (None if result.error is None else one_line(result.error))
     traceback = metrics.get(TRIAL_TRACEBACK) or (None if result.error is None else str(result.error))
     return TrialOutcome(
-        trial_id=metrics.get("trial_id") or trial_id_of(Path(result.path).name),
+        trial_id=trial_id or metrics.get("trial_id"),
         config=dict(result.config or {}),
         last=TrialReport.from_metrics(metrics) if metrics.get(VALIDATION_ACCURACY) is not None else _last_of(scored),
         reports=len(scored),
