@@ -46,7 +46,7 @@ CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 def runs(tmp_path_factory) -> dict[str, Path]:
     """A finished svc search (to its trial cap) and a finished mlp search on digits, each with ASHA."""
     made = {}
-    for family, samples, patience in (("svc", "12", "0"), ("mlp", "8", "6")):
+    for family, samples, patience in (("svc", "8", "0"), ("mlp", "8", "6")):
         out = tmp_path_factory.mktemp("runs") / family
         result = run_cli("--family", family, "--dataset", "digits", "--num-samples", samples, "--quiet",
                          "--patience", patience, "--output-dir", str(out))  # fmt: skip
@@ -91,7 +91,7 @@ def test_every_figure_is_in_the_html_and_a_png_and_none_is_blank(runs, family):
     report = json.loads((out / "report.json").read_text())
     assert f"{report['test_accuracy']:.2%}" in page and format(report["validation_accuracy"], ".2%") in page
     if family == "svc":  # --patience 0: it runs to its trial cap
-        assert report["search_ended"]["reason"] == "trial_cap" and "all 12 trials" in report["search_ended"]["why"]
+        assert report["search_ended"]["reason"] == "trial_cap" and "all 8 trials" in report["search_ended"]["why"]
     assert html.escape(report["search_ended"]["why"]) in page, "the page says why the search ended"
 
 

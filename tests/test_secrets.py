@@ -45,10 +45,10 @@ def files_holding(folder: Path, text: str) -> list[Path]:
 def test_no_file_of_a_run_holds_the_database_password_and_resume_asks_for_it(database, tmp_path):
     assert PASSWORD in database
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "5",
+    command = [sys.executable, "-m", "search.run", "--family", "mlp", "--dataset", "digits", "--num-samples", "3",
                "--max-concurrent", "1", "--study-storage", database, "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    stderr = signal_when_printed(process, "trial   2/5", signal.SIGINT)
+    stderr = signal_when_printed(process, "trial   1/3", signal.SIGINT)
     assert process.returncode == 130, stderr
     assert not files_holding(out, PASSWORD), "settings.json, tuner.pkl, the searcher's state: no password"
 
