@@ -13,6 +13,7 @@ import optuna.logging
 import pandas as pd
 from ray import tune
 
+from search.core.bounded_tpe import BoundedTPESampler
 from search.core.data import FitData
 from search.core.ending import why_search_ended
 from search.core.fidelity import asha_rungs, budget_key, max_epochs, sample_sizes
@@ -141,7 +142,7 @@ def run_search(
         searcher = StudySearcher(
             study,
             space.distributions,
-            sampler=optuna.samplers.TPESampler(seed=settings.seed),
+            sampler=BoundedTPESampler(seed=settings.seed),
             run_id=run_id,
             metric=VALIDATION_ACCURACY,
         )
