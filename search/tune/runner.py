@@ -238,9 +238,17 @@ def quiet_expected_noise() -> None:
     """Silence a warning about what is expected here, which would only alarm.
 
     A trial that the time budget (or a stop) cut off before it reported has no results to read;
-    trials.csv says so (no score, no node), and Ray's warning about it names a path per trial.
+    trials.csv says so (no score, no node), and Ray's warning about it names a path per trial. A trial
+    whose worker or node died is told in one line (it runs again) and its error kept in its folder and
+    trials.csv: Ray Tune's traceback of it would only alarm.
     """
     logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
+    logging.getLogger("ray.tune.execution.tune_controller").addFilter(not_a_trial_task_failure)
+
+
+def not_a_trial_task_failure(record: logging.LogRecord) -> bool:
+    """False for Ray Tune's "Trial task failed" record, which carries the dead actor's traceback."""
+    return not record.getMessage().startswith("Trial task failed")
 
 
 def earlier_outcomes(optuna_study: optuna.Study, run_id: str, known: set[str]) -> list[TrialOutcome]:
