@@ -5,8 +5,8 @@ Optuna's ``default_gamma``) and a "bad" group (all the others), and walks both i
 trial grows with the study (39% of the driver's time at 4,000 trials of a sleep-only search, issue 27).
 ``BoundedTPESampler`` shows TPE the same good group and, as the bad group, the ``window`` most recent
 finished trials, which TPE's own weights already favour (``default_weights`` ramps older trials down).
-Each finished trial is scored once, as it first appears, so an ask costs one pass over the trial list to
-spot the new ones and a model of at most ``window`` + 50 trials (and the running ones, which Optuna's
+Each finished trial is scored once, as it first appears (looked for from the newest back), so an ask costs
+one pass over the trial list and a model of at most ``window`` + 50 trials (and the running ones, which Optuna's
 constant liar counts as bad). With a ``window`` of 250 or more, TPE's good group is the whole study's. A
 study with ``window`` + 50 finished trials or fewer is sampled exactly as ``TPESampler`` samples it.
 """
@@ -74,17 +74,18 @@ class KeptTrials:
     def bound(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
         """``trials`` (in number order) when few have finished; else the best finished ones, the ``window`` most
         recent finished ones, and every running one (Optuna's constant liar counts them as bad)."""
-        finished, running = [], []
-        for trial in trials:
-            if trial.state == TrialState.RUNNING:
-                running.append(trial)
-                continue
-            finished.append(trial)
-            if trial.number not in self.seen:  # finished trials never change: each is scored once
+        finished = [t for t in trials if t.state is not TrialState.RUNNING]
+        unseen = len(finished) - len(self.seen)  # finished trials never change: each is scored once
+        for trial in reversed(finished):  # trials end roughly in order: the new ones are near the end
+            if unseen == 0:
+                break
+            if trial.number not in self.seen:
                 self.seen.add(trial.number)
                 self._score(trial)
+                unseen -= 1
         if len(finished) <= self.window + 2 * BEST:
             return trials
+        running = [t for t in trials if t.state is TrialState.RUNNING] if len(finished) < len(trials) else []
         chosen = {t.number: t for t in (*finished[-self.window :], *running)}
         for *_, trial in (*self.best_complete, *self.best_pruned):
             chosen.setdefault(trial.number, trial)
