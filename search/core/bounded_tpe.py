@@ -41,10 +41,10 @@ class BoundedTPESampler(TPESampler):
         return {**self.__dict__, "_kept": None}  # rebuilt from the study on the next ask
 
     def _sample(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
-        if study._is_multi_objective():  # the view below ranks trials by one value
+        if len(study.directions) > 1:  # the view below ranks trials by one value
             return super()._sample(study, trial, search_space)
-        if self._kept is None or self._kept.study != (study._storage, study._study_id):
-            self._kept = KeptTrials((study._storage, study._study_id), study.direction, self.window)
+        if self._kept is None or self._kept.study is not study:
+            self._kept = KeptTrials(study, study.direction, self.window)
         return super()._sample(BoundedView(study, self._kept), trial, search_space)
 
 
@@ -62,9 +62,13 @@ class BoundedView:
 
 
 class KeptTrials:
-    """The best complete and pruned trials of one study so far, updated as new finished trials appear."""
+    """The best complete and pruned trials of one study so far, updated as new finished trials appear.
 
-    def __init__(self, study: tuple[Any, int], direction: StudyDirection, window: int) -> None:
+    TPE reads a study's trials through ``Study._get_trials`` and samples in ``TPESampler._sample``: the two
+    private names this module relies on, tested on the oldest Optuna the project supports and the newest.
+    """
+
+    def __init__(self, study: Study, direction: StudyDirection, window: int) -> None:
         self.study, self.window = study, window
         self.sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
         self.seen: set[int] = set()
