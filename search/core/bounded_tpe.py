@@ -44,7 +44,7 @@ class BoundedTPESampler(TPESampler):
         if len(study.directions) > 1:  # the view below ranks trials by one value
             return super()._sample(study, trial, search_space)
         if self._kept is None or self._kept.study is not study:
-            self._kept = KeptTrials(study, study.direction, self.window)
+            self._kept = KeptTrials(study, self.window)
         return super()._sample(BoundedView(study, self._kept), trial, search_space)
 
 
@@ -68,11 +68,12 @@ class KeptTrials:
     private names this module relies on, tested on the oldest Optuna the project supports and the newest.
     """
 
-    def __init__(self, study: Study, direction: StudyDirection, window: int) -> None:
+    def __init__(self, study: Study, window: int) -> None:
         self.study, self.window = study, window
-        self.sign = 1.0 if direction == StudyDirection.MAXIMIZE else -1.0
+        self.sign = 1.0 if study.direction == StudyDirection.MAXIMIZE else -1.0
         self.seen: set[int] = set()
         self.best_complete: list[tuple[float, int, FrozenTrial]] = []
+        """(score, -number, trial): a min-heap of the best ``BEST``."""
         self.best_pruned: list[tuple[tuple[float, float], int, FrozenTrial]] = []
 
     def bound(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
@@ -97,9 +98,9 @@ class KeptTrials:
 
     def _score(self, trial: FrozenTrial) -> None:
         if trial.state == TrialState.COMPLETE and trial.value is not None and not math.isnan(trial.value):
-            _keep_best(self.best_complete, (self.sign * trial.value, trial.number, trial))
+            _keep_best(self.best_complete, self.sign * trial.value, trial)
         elif trial.state == TrialState.PRUNED:
-            _keep_best(self.best_pruned, (self._pruned_score(trial), trial.number, trial))
+            _keep_best(self.best_pruned, self._pruned_score(trial), trial)
 
     def _pruned_score(self, trial: FrozenTrial) -> tuple[float, float]:
         """Higher is better, in the order TPE ranks pruned trials: how far they got, then their last score."""
@@ -109,9 +110,9 @@ class KeptTrials:
         return (step, -math.inf if math.isnan(value) else self.sign * value)
 
 
-def _keep_best(heap: list, item: tuple) -> None:
-    """Keep the ``BEST`` highest items in a min-heap (ties: the earlier trial stays, as TPE's stable sort keeps it)."""
-    item = (item[0], -item[1], item[2])
+def _keep_best(heap: list, score: Any, trial: FrozenTrial) -> None:
+    """Keep the ``BEST`` highest-scoring trials in a min-heap (ties: the earlier trial stays, as TPE's stable sort)."""
+    item = (score, -trial.number, trial)
     if len(heap) < BEST:
         heapq.heappush(heap, item)
     elif item[:2] > heap[0][:2]:
