@@ -70,6 +70,8 @@ def test_the_cluster_has_cpu_and_gpu_workers_shared_storage_and_a_closed_dashboa
     gpu = [name for name, node in nodes.items() if node["node_config"]["InstanceType"].startswith(("g", "p"))]
     cpu = [name for name, node in nodes.items() if node["node_config"]["InstanceType"].startswith("c")]
     assert gpu and cpu
+    images = {node["node_config"].get("ImageId") for node in nodes.values()}
+    assert len(images) == 1 and None not in images, "one named machine image on every node: one Python"
     for name in gpu + cpu:
         assert nodes[name]["min_workers"] == 0 and nodes[name]["max_workers"] > 0, "they scale with demand"
     commands = "\n".join(config["setup_commands"] + config["head_start_ray_commands"])
