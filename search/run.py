@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import traceback
 from pathlib import Path
@@ -30,7 +31,8 @@ from search.pipeline.together import TOGETHER_FILE, FamilyFailed, read_together_
 from search.records.credentials import remember
 from search.records.folders import remove_made, results_folder
 from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
-from search.records.storage import open_storage
+from search.records.run_copy import fetch_run
+from search.records.storage import is_uri, open_storage
 from search.records.study import StudyPlace, check_study_matches, close_orphans, hide_password, open_study_place
 
 EXIT_BAD_INPUT = 2
@@ -79,7 +81,9 @@ def build_parser(prog: str = "python -m search.run") -> argparse.ArgumentParser:
         "--resume",
         metavar="DIR",
         help="continue an interrupted run in its results folder DIR, with the settings recorded there "
-        "(--address, --quiet, --debug and --study-storage, for its password, apply; any other option is refused)",
+        "(--address, --quiet, --debug and --study-storage, for its password, apply; any other option is refused); "
+        "or from its copy in a bucket, s3://bucket/prefix/<experiment> as the run printed it, fetched first into "
+        "--output-dir (default: runs/<the run's folder name>)",
     )
     parser.add_argument(
         "--dataset",
@@ -331,9 +335,11 @@ RESUME_OPTIONS = ("resume", "address", "quiet", "debug", "study_storage")
 
 
 def refuse_unused_options(args: argparse.Namespace) -> None:
-    """``--resume`` with an option it would not use is bad input, not silently a different run."""
+    """``--resume`` with an option it would not use is bad input, not silently a different run; a run fetched
+    from a bucket takes ``--output-dir`` too."""
     defaults = vars(build_parser().parse_args([]))
-    unused = [name for name, value in vars(args).items() if name not in RESUME_OPTIONS and value != defaults[name]]
+    used = RESUME_OPTIONS + (("output_dir",) if is_uri(args.resume) else ())
+    unused = [name for name, value in vars(args).items() if name not in used and value != defaults[name]]
     if unused:
         named = ", ".join("--" + name.replace("_", "-") for name in unused)
         raise BadInput(
@@ -396,9 +402,13 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         return int(exit.code or 0)
     resume = args.resume is not None
     made: list[Path] = []
+    fetched: Path | None = None
     try:
         if resume:
             refuse_unused_options(args)
+        if resume and is_uri(args.resume):
+            fetched = fetch_run(args.resume, args.output_dir)
+            args.resume = str(fetched)
         output_dir, plans = plan_resumed_run(args.resume) if resume else plan_new_run(args)
         together = (output_dir / TOGETHER_FILE).is_file() if resume else len(plans) > 1
         one_of_together = not together and plans[0].together  # a family's search, started by a together run
@@ -430,6 +440,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
             for s in own
         }
     except InputError as error:
+        if fetched is not None:  # fetched from the bucket just now: the bucket still holds it
+            shutil.rmtree(fetched, ignore_errors=True)
         return refuse(error, made)
 
     reporter = Reporter(quiet=args.quiet)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -218,6 +219,53 @@ def test_a_bucket_that_does_not_exist_is_bad_input(s3, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_run_whose_driver_and_disk_are_lost_goes_on_from_its_copy_in_the_bucket(s3, tmp_path):
+    """Head loss: the driver and its local Ray killed, its disk thrown away; on a new machine with an empty disk,
+    ``--resume s3://...`` goes on from the bucket alone, keeping every trial that had finished, and the results
+    end up in the bucket."""
+    from tests.test_nothing_lost import finished_ids, start_search
+
+    nothing = s3.replace("/searches?", "/searches/no-such-run?")
+    refused = subprocess.run([sys.executable, "-m", "search.run", "--resume", nothing], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "no run's copy there" in refused.stderr and not list(tmp_path.iterdir())
+
+    first_disk, second_disk = tmp_path / "first-head", tmp_path / "second-head"
+    out = first_disk / "run"
+    process = start_search(out, "--storage-path", s3, num_samples=8)
+
+    def copy_in_bucket(folder):
+        return _fetch_copy(s3, json.loads((out / "settings.json").read_text())["experiment_name"], folder)
+
+    def bucket_caught_up() -> bool:  # the copy's journal holds every trial the driver's journal saw finish
+        if not (out / "study.journal").exists():
+            return False
+        local = finished_ids(out)
+        return len(local) >= 3 and local <= finished_ids(copy_in_bucket(tmp_path / "copied"))
+
+    wait_for(bucket_caught_up, timeout=180)
+    process.kill()  # the driver, and with it its local Ray: the head node is gone
+    output, _ = process.communicate(timeout=30)
+    kept = finished_ids(copy_in_bucket(tmp_path / "at-kill"))
+    uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
+    shutil.rmtree(first_disk)
+
+    second_disk.mkdir()
+    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
+                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "going on from" in result.stdout and "Traceback" not in result.stderr
+    resumed = second_disk / "runs" / "run"
+    trials = pd.read_csv(resumed / "trials.csv")
+    assert kept <= set(trials["trial_id"]), "every trial the bucket had seen finish is kept"
+    assert len(trials) == 8 and trials["trial_id"].is_unique
+    assert not first_disk.exists(), "nothing was written where the lost disk was"
+    experiment = json.loads((resumed / "settings.json").read_text())["experiment_name"].split("-rebuilt-")[0]
+    names = {name.rsplit("/run/", 1)[-1] for name in _bucket_files(s3, experiment) if "/run/" in name}
+    assert {"settings.json", "study.journal", "trials.csv", "report.json", "report.html", "model.joblib"} <= names
+
+
 def test_trials_run_on_both_nodes_with_their_results_in_the_bucket(cluster, worker, s3, tmp_path):
     """Keras trials checkpoint into the bucket; svc's (no checkpoints) are the job test's, below."""
     out = cluster.hidden / "both-keras_mlp"
@@ -310,6 +358,22 @@ def _bucket_files(storage_path: str, experiment: str) -> list[str]:
     filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path)
     selector = pyarrow.fs.FileSelector(f"{path}/{experiment}", recursive=True)
     return [info.path for info in filesystem.get_file_info(selector)]
+
+
+def _fetch_copy(storage_path: str, experiment: str, folder) -> object:
+    """The run's copy in the bucket (``<experiment>/run/``), as files in ``folder`` (replaced)."""
+    import pyarrow.fs
+
+    shutil.rmtree(folder, ignore_errors=True)
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(storage_path)
+    place = f"{path}/{experiment}/run"
+    for info in filesystem.get_file_info(pyarrow.fs.FileSelector(place, recursive=True, allow_not_found=True)):
+        if info.type == pyarrow.fs.FileType.File:
+            local = folder / info.path[len(place) + 1 :]
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with filesystem.open_input_stream(info.path) as stream:
+                local.write_bytes(stream.read())
+    return folder
 
 
 def _bin() -> str:

@@ -23,6 +23,7 @@ from search.families.base import SAMPLES
 from search.machine.cluster import ClusterResources
 from search.pipeline.retrain import retrain_and_test
 from search.pipeline.summary import build_report, summary_table, write_json, write_run_files
+from search.records.run_copy import RunCopy, copy_place, copying_run, resume_uri
 from search.records.shares import allocation_place, read_share
 from search.records.storage import Storage
 from search.records.study import StudyPlace
@@ -75,65 +76,77 @@ def run_family(
                 "article_config": family.article_config(splits.search.X_train.shape[1]),
             },
         )
-    sizes = splits.describe()
-    placement = resources.placement(
-        settings.cpus_per_trial, settings.gpus_per_trial, settings.max_concurrent, family.USES_GPU
-    )
-    say(
-        f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
-        f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
-        f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
-        f"{describe_end_rule(settings)}; "
-        f"{describe_at_once(settings, placement.concurrent)}, each holding {placement.cpus:g} CPUs and "
-        f"{placement.gpus:g} GPUs; "
-        f"{describe_scheduler(settings.rungs, family.FIDELITY)}"
-    )
-    if settings.storage_path:
-        say(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}")
-    say(f"== {settings.family}: Optuna study {study.name!r} in {study.where}")
-    try:
-        search = run_search(
-            settings,
-            family,
-            space,
-            splits.search,
-            resources=resources,
-            storage=storage,
-            study=study,
-            resume=resume,
-            reporter=reporter,
+    copy = run_copy(settings, storage)
+    with copying_run(settings.run, copy):
+        sizes = splits.describe()
+        placement = resources.placement(
+            settings.cpus_per_trial, settings.gpus_per_trial, settings.max_concurrent, family.USES_GPU
         )
-    except NoTrialScored as error:  # every trial failed: the table and the log say how, the study has them too
-        if error.trials is not None:
-            error.trials.to_csv(run_dir / "trials.csv", index=False)
-        write_failure_log(run_dir, error.outcomes)
-        raise
-    write_failure_log(run_dir, search.outcomes)
-    say(f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}")
-    say(
-        f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
-        f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images"
-    )
-    retrain = retrain_and_test(
-        settings.family,
-        search.best_config,
-        splits.retrain_data(),
-        splits.X_test,
-        splits.y_test,
-        seed=settings.seed,
-        **retrain_resources(settings, resources),
-        gpus=1 if placement.gpus > 0 else 0,
-    )
-    family.save(retrain.model, run_dir / family.MODEL_FILE)
-    predictions = keep_predictions(splits.y_test, retrain.predictions, splits.X_test, splits.search.image_shape)
-    save_predictions(run_dir / PREDICTIONS_FILE, predictions)
-    baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
-    report = build_report(settings, baseline, search, retrain, resources.cpus, predictions.confusion_matrix())
-    write_run_files(run_dir, report, search.trials)
-    page = write_report_or_warn(run_dir, reporter)
-    if page is not None:
-        say(f"== {settings.family}: report: {page}")
-    return report
+        say(
+            f"\n== {settings.family}: searching {len(space.distributions)} parameters from {space.path} "
+            f"on {sizes['search_train']} images, validating on {sizes['validation']}; "
+            f"at most {settings.num_samples} trials or {format_duration(settings.time_budget_s)}, "
+            f"{describe_end_rule(settings)}; "
+            f"{describe_at_once(settings, placement.concurrent)}, each holding {placement.cpus:g} CPUs and "
+            f"{placement.gpus:g} GPUs; "
+            f"{describe_scheduler(settings.rungs, family.FIDELITY)}"
+        )
+        if settings.storage_path:
+            say(f"== {settings.family}: trial results and checkpoints in {experiment_location(settings)}")
+        if copy is not None:
+            where = resume_uri(settings.storage_path, settings.experiment_name)
+            say(f"== {settings.family}: the run folder is copied there too, as trials end; elsewhere: --resume {where}")
+        say(f"== {settings.family}: Optuna study {study.name!r} in {study.where}")
+        try:
+            search = run_search(
+                settings,
+                family,
+                space,
+                splits.search,
+                resources=resources,
+                storage=storage,
+                study=study,
+                resume=resume,
+                reporter=reporter,
+            )
+        except NoTrialScored as error:  # every trial failed: the table and the log say how, the study has them too
+            if error.trials is not None:
+                error.trials.to_csv(run_dir / "trials.csv", index=False)
+            write_failure_log(run_dir, error.outcomes)
+            raise
+        write_failure_log(run_dir, search.outcomes)
+        say(f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}")
+        say(
+            f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
+            f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images"
+        )
+        retrain = retrain_and_test(
+            settings.family,
+            search.best_config,
+            splits.retrain_data(),
+            splits.X_test,
+            splits.y_test,
+            seed=settings.seed,
+            **retrain_resources(settings, resources),
+            gpus=1 if placement.gpus > 0 else 0,
+        )
+        family.save(retrain.model, run_dir / family.MODEL_FILE)
+        predictions = keep_predictions(splits.y_test, retrain.predictions, splits.X_test, splits.search.image_shape)
+        save_predictions(run_dir / PREDICTIONS_FILE, predictions)
+        baseline = family.BASELINE_TEST_ACCURACY if settings.dataset == "mnist" else None
+        report = build_report(settings, baseline, search, retrain, resources.cpus, predictions.confusion_matrix())
+        write_run_files(run_dir, report, search.trials)
+        page = write_report_or_warn(run_dir, reporter)
+        if page is not None:
+            say(f"== {settings.family}: report: {page}")
+        return report
+
+
+def run_copy(settings: Settings, storage: Storage) -> RunCopy | None:
+    """The run folder's copy in the bucket, with a bucket for ``--storage-path``; else None."""
+    if storage.filesystem is None or settings.together:
+        return None
+    return RunCopy(storage, copy_place(storage, settings.experiment_name), settings.output_dir)
 
 
 def retrain_resources(settings: Settings, resources: ClusterResources) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from search.records.study import (
     trials_of_run,
 )
 from search.tune.concurrency import limit_concurrency, trial_resources
+from search.tune.copying import KeepRunCopyCurrent
 from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter, resumed_progress
 from search.tune.resume import ResumePlan
@@ -189,6 +190,7 @@ def run_search(
                 callbacks=[
                     TrialEnds(stopper),
                     printer,
+                    KeepRunCopyCurrent(run_id),
                 ],
             ),
         )
