@@ -47,6 +47,7 @@ from search.records.study import (
     search_seconds_used,
     trials_of_run,
 )
+from search.tune.compact import CompactFinishedTrials
 from search.tune.concurrency import limit_concurrency, trial_resources
 from search.tune.copying import KeepRunCopyCurrent
 from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
@@ -191,6 +192,7 @@ def run_search(
                     TrialEnds(stopper),
                     printer,
                     KeepRunCopyCurrent(run_id),
+                    CompactFinishedTrials(),
                 ],
             ),
         )
