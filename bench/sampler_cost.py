@@ -1,12 +1,12 @@
 """What one ask costs Optuna's TPE as a study grows, and what it costs ours (search/core/bounded_tpe.py).
 
-    python bench/sampler_cost.py [--trials 200 2000 10000] [--asks 20]
+    python bench/sampler_cost.py [--trials 200 2000 10000] [--asks 20] [--windows 1000 300]
 
 For each size, a study of the sleep family's space (bench/sleep_family.py) is filled with that many
 finished trials, shaped as an ASHA search leaves them (two in three pruned at a rung, the rest complete),
 in a journal file as a search keeps it; then each sampler (``TPESampler`` as Optuna 5 sets it up, with
-the constant liar, and ``BoundedTPESampler``) answers ``--asks`` asks, each told at once. Prints the
-milliseconds per ask. Only the sampler differs; no Ray.
+the constant liar, and ``BoundedTPESampler`` with each ``--windows``) answers ``--asks`` asks, each told at
+once. Prints the milliseconds per ask. Only the sampler differs; no Ray.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from optuna.trial import TrialState, create_trial
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from search.core.bounded_tpe import BoundedTPESampler  # noqa: E402
+from search.core.bounded_tpe import WINDOW, BoundedTPESampler  # noqa: E402
 
 SPACE = {"x": FloatDistribution(-1.0, 1.0), "y": FloatDistribution(1e-3, 10.0, log=True), "z": IntDistribution(1, 8)}
 
@@ -63,17 +63,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[200, 2000, 10000])
     parser.add_argument("--asks", type=int, default=20)
+    parser.add_argument("--windows", type=int, nargs="+", default=[WINDOW], help="BoundedTPESampler's windows")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    print("| finished trials | TPESampler, ms per ask | BoundedTPESampler, ms per ask |")
-    print("| --- | --- | --- |")
+    bounded_names = [f"BoundedTPESampler (window {window}), ms per ask" for window in args.windows]
+    print("| finished trials | TPESampler, ms per ask | " + " | ".join(bounded_names) + " |")
+    print("| --- " * (2 + len(args.windows)) + "|")
     with tempfile.TemporaryDirectory() as folder:
         for trials in args.trials:
-            plain_journal, bounded_journal = (filled_study(trials, Path(folder) / f"{side}-{trials}.journal")
-                                              for side in ("plain", "bounded"))  # fmt: skip
-            plain = ms_per_ask(optuna.samplers.TPESampler(seed=0), plain_journal, args.asks)
-            bounded = ms_per_ask(BoundedTPESampler(seed=0), bounded_journal, args.asks)
-            print(f"| {trials} | {plain:.1f} | {bounded:.1f} |", flush=True)
+            journals = [
+                filled_study(trials, Path(folder) / f"{side}-{trials}.journal") for side in range(1 + len(args.windows))
+            ]
+            costs = [ms_per_ask(optuna.samplers.TPESampler(seed=0), journals[0], args.asks)]
+            for window, journal in zip(args.windows, journals[1:], strict=True):
+                costs.append(ms_per_ask(BoundedTPESampler(seed=0, window=window), journal, args.asks))
+            print(f"| {trials} | " + " | ".join(f"{cost:.1f}" for cost in costs) + " |", flush=True)
 
 
 if __name__ == "__main__":

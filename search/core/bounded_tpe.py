@@ -23,7 +23,7 @@ from optuna.samplers._tpe.sampler import default_gamma
 from optuna.study import Study, StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-WINDOW = 1000
+WINDOW = 300
 """Recent finished trials TPE models as its bad group once a study holds more."""
 BEST = default_gamma(10**9)
 """TPE's good group at most (25): the best complete trials and the best pruned ones are always kept."""

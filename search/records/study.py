@@ -22,6 +22,7 @@ from search.core.errors import InputError
 from search.core.kinds import TrialStatus
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
+from search.records.attributes import set_user_attrs
 from search.records.credentials import hide_password, with_password
 
 JOURNAL_FILE = "study.journal"
@@ -214,7 +215,7 @@ def close_orphans(place: StudyPlace, run_id: str) -> int:
     orphans = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if RUN not in t.user_attrs]
     for trial in orphans:
         handle = place.trial(study, trial.number)
-        _set_attributes(handle, {RUN: run_id, INTERRUPTED: "asked for by its driver, which stopped before it started"})
+        set_user_attrs(handle, {RUN: run_id, INTERRUPTED: "asked for by its driver, which stopped before it started"})
         study.tell(handle, state=TrialState.FAIL)
     return len(orphans)
 
@@ -239,10 +240,10 @@ def close_running(
         attributes = {} if outcome is None else outcome_attributes(outcome)
         handle = place.trial(study, trial.number)
         if outcome is not None and outcome.status == TrialStatus.COMPLETED:
-            _set_attributes(handle, attributes)
+            set_user_attrs(handle, attributes)
             study.tell(handle, outcome.last.validation_accuracy, state=TrialState.COMPLETE)
             continue
-        _set_attributes(handle, {**attributes, mark: why})
+        set_user_attrs(handle, {**attributes, mark: why})
         if outcome is not None and outcome.last is not None and not trial.intermediate_values:
             handle.report(outcome.last.validation_accuracy, outcome.reports)
         reported = bool(trial.intermediate_values) or (outcome is not None and outcome.last is not None)
@@ -265,11 +266,6 @@ def outcome_attributes(outcome: TrialOutcome) -> dict[str, Any]:
         attributes[BUDGET_REACHED] = outcome.last.epochs_done or outcome.last.train_samples
         attributes[TRAINING_SECONDS] = outcome.last.training_seconds
     return {key: value for key, value in attributes.items() if value is not None}
-
-
-def _set_attributes(trial: optuna.Trial, attributes: dict[str, Any]) -> None:
-    for key, value in attributes.items():
-        trial.set_user_attr(key, value)
 
 
 def outcome_from_trial(trial: FrozenTrial) -> TrialOutcome:
