@@ -31,8 +31,8 @@ from search.pipeline.together import TOGETHER_FILE, FamilyFailed, read_together_
 from search.records.credentials import remember
 from search.records.folders import remove_made, results_folder
 from search.records.lock import FolderInUse, FolderNotEmpty, lock_folder
-from search.records.run_copy import fetch_run
-from search.records.storage import is_uri, open_storage
+from search.records.run_copy import copying_run, fetch_run
+from search.records.storage import Storage, is_uri, open_storage
 from search.records.study import StudyPlace, check_study_matches, close_orphans, hide_password, open_study_place
 
 EXIT_BAD_INPUT = 2
@@ -469,8 +469,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
         from search.pipeline.family_run import finish, run_family
 
         if together:
-            reports = search_together(args, output_dir, plans, splits, resources, reporter)
-            print("\n" + finish(output_dir, reports, reporter))
+            storage = storages[plans[0].family]  # the families' --storage-path is one
+            print("\n" + search_together(args, output_dir, plans, splits, resources, storage, reporter))
             print(f"\nresults: {output_dir}")
             return 0
         reports = [
@@ -509,26 +509,42 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
     return 0
 
 
-def search_together(args, output_dir: Path, plans: list[Settings], splits: dict, resources, reporter) -> list[dict]:
-    """The families of ``plans`` searched at once (``search.pipeline.together``); their reports."""
+def search_together(
+    args, output_dir: Path, plans: list[Settings], splits: dict, resources, storage: Storage, reporter
+) -> str:
+    """The families of ``plans`` searched at once (``search.pipeline.together``); the table of their results.
+
+    With a bucket for ``--storage-path``, the whole run folder (every family's) is copied there as it goes."""
     import ray
 
-    from search.pipeline.together import describe_together, run_together, trial_cpus_together, write_together_file
+    from search.pipeline.family_run import finish
+    from search.pipeline.together import (
+        describe_together,
+        run_together,
+        together_copy,
+        trial_cpus_together,
+        write_together_file,
+    )
 
     if args.resume is None:
         cpus = trial_cpus_together(args.cpus_per_trial or default_of("cpus_per_trial"), resources.cpus, len(plans))
         given = {"time_budget": f"{plans[0].time_budget_s:g}", "cpus_per_trial": f"{cpus:g}"}
         options = {s.family: family_options(build_parser(), args, **given) for s in plans}
-        write_together_file(output_dir, options, plans[0].time_budget_s, args.address)
+        write_together_file(output_dir, options, plans[0].time_budget_s, args.address, storage)
     else:
         options = read_together_file(output_dir)
         cpus = plans[0].cpus_per_trial
     reporter.say(describe_together(plans, plans[0].time_budget_s, resources.cpus, cpus))
+    copy, where = together_copy(output_dir, storage, plans[0].storage_path)
+    if copy is not None:
+        reporter.say(f"== the run folder is copied to {copy.place} as trials end; elsewhere: --resume {where}")
     passed = [flag for flag, on in (("--quiet", args.quiet), ("--debug", args.debug)) if on]
     passed += ["--study-storage", args.study_storage] if args.study_storage else []
     validation_size = min(len(splits[s.family].search.y_val) for s in plans)
     address = ray.get_runtime_context().gcs_address
-    return run_together(output_dir, options, plans, resources, address, reporter, validation_size, passed)
+    with copying_run(str(output_dir), copy):
+        reports = run_together(output_dir, options, plans, resources, address, reporter, validation_size, passed)
+        return finish(output_dir, reports, reporter)
 
 
 def ray_log_hint() -> str:

@@ -266,6 +266,51 @@ def test_a_run_whose_driver_and_disk_are_lost_goes_on_from_its_copy_in_the_bucke
     assert {"settings.json", "study.journal", "trials.csv", "report.json", "report.html", "model.joblib"} <= names
 
 
+def test_families_searched_at_once_go_on_from_their_copy_in_the_bucket_after_the_head_is_lost(s3, tmp_path):
+    """The same for a several-family run: the bucket holds the whole run folder, every family's in it, kept
+    current as their trials end; ``--resume s3://...`` on an empty disk finishes every family and ranks them."""
+    from tests.test_cli import finished_trials
+
+    first_disk, second_disk = tmp_path / "first-head", tmp_path / "second-head"
+    out, families = first_disk / "run", ["logistic", "mlp"]
+    command = [sys.executable, "-m", "search.run", "--family", ",".join(families), "--dataset", "digits",
+               "--max-train-samples", "400", "--num-samples", "40", "--scheduler", "none", "--patience", "0",
+               "--storage-path", s3, "--output-dir", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def copy_in_bucket(folder):
+        return _fetch_copy(s3, json.loads((out / "families.json").read_text())["experiment_name"], folder)
+
+    def bucket_has_finished_trials() -> bool:  # while the search runs: its copy's journals are a few seconds behind
+        if not (out / "families.json").exists():
+            return False
+        return sum(map(len, finished_trials(copy_in_bucket(tmp_path / "copied")).values())) >= 3
+
+    wait_for(bucket_has_finished_trials, timeout=240)
+    assert not (out / "report.json").exists(), "the search was still running"
+    process.kill()  # the driver; its watchdog ends the families' searches and its local Ray
+    output, _ = process.communicate(timeout=60)
+    kept = finished_trials(copy_in_bucket(tmp_path / "at-kill"))
+    uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
+    shutil.rmtree(first_disk)
+
+    second_disk.mkdir()
+    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
+                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    resumed = second_disk / "runs" / uri.split("?")[0].rsplit("/", 1)[-1]
+    for family in families:
+        trials = pd.read_csv(resumed / family / "trials.csv")
+        assert kept.get(family, set()) <= set(trials["trial_id"]), f"{family}: every trial the bucket had is kept"
+        assert len(trials) == 40 and trials["trial_id"].is_unique
+    assert sorted(r["family"] for r in json.loads((resumed / "report.json").read_text())) == families
+    assert not first_disk.exists(), "nothing was written where the lost disk was"
+    experiment = json.loads((resumed / "families.json").read_text())["experiment_name"]
+    names = {name.rsplit("/run/", 1)[-1] for name in _bucket_files(s3, experiment) if "/run/" in name}
+    assert {"families.json", "report.json", "ranking.json", "mlp/model.joblib", "logistic/trials.csv"} <= names
+
+
 def test_trials_run_on_both_nodes_with_their_results_in_the_bucket(cluster, worker, s3, tmp_path):
     """Keras trials checkpoint into the bucket; svc's (no checkpoints) are the job test's, below."""
     out = cluster.hidden / "both-keras_mlp"

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +35,9 @@ from search.core.reporter import Reporter
 from search.core.settings import Settings
 from search.families import get_family
 from search.machine.cluster import ClusterResources
+from search.records.run_copy import RunCopy, copy_place, resume_uri
 from search.records.shares import Share, allocation_place, end_requested, request_end, write_share
+from search.records.storage import Storage
 from search.tune.interrupt import SearchInterrupted
 
 TOGETHER_FILE = "families.json"
@@ -69,12 +72,28 @@ def trial_cpus_together(cpus_per_trial: float, cluster_cpus: float, families: in
 
 
 def write_together_file(
-    output_dir: Path, families: dict[str, list[str]], time_budget_s: float, address: str | None
+    output_dir: Path, families: dict[str, list[str]], time_budget_s: float, address: str | None, storage: Storage
 ) -> None:
     """Record the run's families and each one's command-line options (no password: ``--resume`` asks again),
-    and the cluster it joined (``--address``; None: its own local Ray)."""
+    the cluster it joined (``--address``; None: its own local Ray) and, with a bucket for ``--storage-path``,
+    the name of the run's folder there."""
     record = {"families": families, "time_budget_s": time_budget_s, "address": address, "started": time.time()}
+    if storage.filesystem is not None:
+        record["experiment_name"] = f"{output_dir.name}-{uuid.uuid4().hex[:8]}"
     (output_dir / TOGETHER_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def together_copy(output_dir: Path, storage: Storage, storage_path: str | None) -> tuple[RunCopy | None, str]:
+    """The run folder's copy in the bucket (every family's folder in it) and the URI ``--resume`` takes to go
+    on from there; (None, "") without a bucket. Its journals are looked at every ``ALLOCATE_S``."""
+    try:
+        name = json.loads((output_dir / TOGETHER_FILE).read_text()).get("experiment_name")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    if storage.filesystem is None or not name:
+        return None, ""
+    copy = RunCopy(storage, copy_place(storage, name), output_dir, every_s=ALLOCATE_S)
+    return copy, resume_uri(storage_path, name)
 
 
 def read_together_file(output_dir: Path) -> dict[str, list[str]]:

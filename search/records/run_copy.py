@@ -2,8 +2,10 @@
 
 The run folder's files (``settings.json``, the study's journal, ``trials.csv``, the reports, the model)
 are copied to ``<experiment>/run/``, beside Ray Tune's state in the bucket: when the run starts, the
-journal each time a trial ends (one upload at a time, of the newest journal), and everything when the
-run stops, however it stops short of SIGKILL. A run whose driver's disk is gone goes on from there:
+journal (and a changed ``settings.json``) as trials end (in the background, one upload at a time, at
+least a second apart), and everything when the run stops, however it stops short of SIGKILL. A
+several-family run's folder is copied whole, every family's folder in it, its changed files looked
+for every few seconds. A run whose driver's disk is gone goes on from there:
 ``--resume s3://bucket/prefix/<experiment>`` fetches the copy into a new folder (``fetch_run``) and
 resumes it, and the results can be fetched from the bucket after the cluster is gone.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +29,8 @@ RUN_COPY = "run"
 REBUILT = "-rebuilt-"
 """What a search rebuilt from the study adds to its experiment's name (``record_new_experiment``)."""
 SETTINGS_FILE = "settings.json"
+MIN_GAP_S = 1.0
+"""Seconds at least between two uploads of what changed (a search may end several trials a second)."""
 
 
 def copy_place(storage: Storage, experiment_name: str) -> str:
@@ -42,26 +47,31 @@ def resume_uri(storage_path: str, experiment_name: str) -> str:
 class RunCopy:
     """Keeps ``folder``'s copy at ``place`` in ``storage``'s bucket current; a failed upload is one warning."""
 
-    def __init__(self, storage: Storage, place: str, folder: Path) -> None:
-        self.filesystem, self.place, self.folder = storage.filesystem, place, folder
+    def __init__(self, storage: Storage, place: str, folder: Path, every_s: float | None = None) -> None:
+        """``every_s``: also look that often for changed files (a several-family run's driver hears of no
+        trial's end: its families search in processes of their own, each writing its settings and journal)."""
+        self.filesystem, self.place, self.folder, self.every_s = storage.filesystem, place, folder, every_s
+        self._pushed: dict[Path, tuple[int, int]] = {}
+        """Each settings file's and journal's size and modification time when it was last uploaded."""
         self._changed = threading.Event()
-        self._closing = False
+        self._closing = threading.Event()
         self._warned = False
         self._made: set[str] = set()
-        self._uploader = threading.Thread(target=self._keep_journal_current, name="run-copy", daemon=True)
+        self._uploader = threading.Thread(target=self._keep_current, name="run-copy", daemon=True)
 
     def start(self) -> None:
-        """Copy the folder as it is now, then the journal each time ``trial_ended`` is called."""
+        """Copy the folder as it is now, then what changed of it each time ``trial_ended`` is called."""
         self.push_all()
         self._uploader.start()
 
     def trial_ended(self) -> None:
-        """A trial ended: its study's journal changed (uploaded by the background thread)."""
+        """A trial ended: its study's journal changed (uploaded by the background thread, with the settings
+        files where they changed: a search rebuilt from its study records its new experiment there)."""
         self._changed.set()
 
     def close(self) -> None:
         """The run stops: the background upload ends, and every file of the folder is copied."""
-        self._closing = True
+        self._closing.set()
         self._changed.set()
         if self._uploader.is_alive():
             self._uploader.join(timeout=60)
@@ -73,15 +83,28 @@ class RunCopy:
             if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".lock"):
                 self._push(path)
 
-    def _keep_journal_current(self) -> None:
+    def _keep_current(self) -> None:
         while True:
-            self._changed.wait()
-            if self._closing:
+            self._changed.wait(timeout=self.every_s)
+            if self._closing.is_set():
                 return
             self._changed.clear()
-            journal = self.folder / JOURNAL_FILE
-            if journal.is_file():
-                self._push(journal)
+            started = time.monotonic()
+            for name in (SETTINGS_FILE, JOURNAL_FILE):  # a family's settings before its trials
+                for path in [self.folder / name, *sorted(self.folder.glob(f"*/{name}"))]:
+                    self._push_if_changed(path)
+            # a long search's journal grows: uploads take at most a fifth of the time, trials ending meanwhile
+            # are in the next one
+            self._closing.wait(max(MIN_GAP_S, 4 * (time.monotonic() - started)))
+
+    def _push_if_changed(self, path: Path) -> None:
+        try:
+            stat = path.stat()
+        except OSError:  # not made yet
+            return
+        if self._pushed.get(path) != (stat.st_size, stat.st_mtime_ns):
+            self._pushed[path] = (stat.st_size, stat.st_mtime_ns)
+            self._push(path)
 
     def _push(self, path: Path) -> None:
         target = f"{self.place}/{path.relative_to(self.folder).as_posix()}"
@@ -126,7 +149,8 @@ def trial_ended(run_id: str) -> None:
 
 
 def fetch_run(uri: str, output_dir: str | None) -> Path:
-    """The copy of a run at ``uri`` (``s3://bucket/prefix/<experiment>``) fetched into a new local folder.
+    """The copy of a run at ``uri`` (``s3://bucket/prefix/<experiment>``) fetched into a new local folder; a
+    several-family run's copy holds every family's folder.
 
     The folder is ``output_dir``, else ``runs/<the run's folder name>``; it must not hold anything yet.
     Raises ``InputError`` with one line, before anything is written, when there is no unfinished run there.
@@ -139,14 +163,18 @@ def fetch_run(uri: str, output_dir: str | None) -> Path:
         storage = open_storage(base + (f"?{query}" if query else ""), Path("."))
     except StorageError as error:
         raise InputError(f"--resume {uri}: {str(error).partition(': ')[2]}") from None
+    from search.pipeline.together import TOGETHER_FILE  # a several-family run's copy holds this instead
+
     place = f"{storage.path.rstrip('/')}/{RUN_COPY}"
     settings = f"{place}/{SETTINGS_FILE}"
-    if storage.filesystem.get_file_info(settings).type != pyarrow.fs.FileType.File:
+    marks = [f"{place}/{name}" for name in (SETTINGS_FILE, TOGETHER_FILE)]
+    found = [mark for mark in marks if storage.filesystem.get_file_info(mark).type == pyarrow.fs.FileType.File]
+    if not found:
         raise InputError(f"--resume {uri}: no run's copy there ({settings} does not exist)")
     try:
-        recorded = json.loads(_read(storage.filesystem, settings))
+        recorded = json.loads(_read(storage.filesystem, found[0]))
     except (OSError, ValueError) as error:
-        raise InputError(f"--resume {uri}: its {SETTINGS_FILE} cannot be read ({error})") from None
+        raise InputError(f"--resume {uri}: its {Path(found[0]).name} cannot be read ({error})") from None
     if recorded.get("together"):
         raise InputError(f"--resume {uri}: a family of a several-family run; resume that run from its folder")
     listing = storage.filesystem.get_file_info(pyarrow.fs.FileSelector(place, recursive=True))
