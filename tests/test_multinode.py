@@ -275,7 +275,7 @@ def test_families_searched_at_once_go_on_from_their_copy_in_the_bucket_after_the
     out, families = first_disk / "run", ["logistic", "mlp"]
     command = [sys.executable, "-m", "search.run", "--family", ",".join(families), "--dataset", "digits",
                "--max-train-samples", "400", "--num-samples", "40", "--scheduler", "none", "--patience", "0",
-               "--storage-path", s3, "--output-dir", str(out)]  # fmt: skip
+               "--time-budget", "10m", "--storage-path", s3, "--output-dir", str(out)]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def copy_in_bucket(folder):
@@ -303,7 +303,7 @@ def test_families_searched_at_once_go_on_from_their_copy_in_the_bucket_after_the
     for family in families:
         trials = pd.read_csv(resumed / family / "trials.csv")
         assert kept.get(family, set()) <= set(trials["trial_id"]), f"{family}: every trial the bucket had is kept"
-        assert len(trials) == 40 and trials["trial_id"].is_unique
+        assert trials["trial_id"].is_unique  # (the allocator may end a family behind the other before its 40)
     assert sorted(r["family"] for r in json.loads((resumed / "report.json").read_text())) == families
     assert not first_disk.exists(), "nothing was written where the lost disk was"
     experiment = json.loads((resumed / "families.json").read_text())["experiment_name"]

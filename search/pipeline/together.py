@@ -35,13 +35,11 @@ from search.core.reporter import Reporter
 from search.core.settings import Settings
 from search.families import get_family
 from search.machine.cluster import ClusterResources
-from search.records.run_copy import RunCopy, copy_place, resume_uri
+from search.records.run_copy import TOGETHER_FILE, RunCopy, copy_place, resume_uri
 from search.records.shares import Share, allocation_place, end_requested, request_end, write_share
 from search.records.storage import Storage
 from search.tune.interrupt import SearchInterrupted
 
-TOGETHER_FILE = "families.json"
-"""In a several-family run's folder: its families, their options, when it started."""
 ALLOCATE_S = 5.0
 """Seconds between two looks of the allocator at the families' studies."""
 INTERRUPTED_CODES = (128 + signal.SIGINT, 128 + signal.SIGTERM)

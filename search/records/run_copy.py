@@ -29,6 +29,9 @@ RUN_COPY = "run"
 REBUILT = "-rebuilt-"
 """What a search rebuilt from the study adds to its experiment's name (``record_new_experiment``)."""
 SETTINGS_FILE = "settings.json"
+TOGETHER_FILE = "families.json"
+"""In a several-family run's folder (``search.pipeline.together``), instead of a ``settings.json``: its families,
+their options, when it started."""
 MIN_GAP_S = 1.0
 """Seconds at least between two uploads of what changed (a search may end several trials a second)."""
 
@@ -163,8 +166,6 @@ def fetch_run(uri: str, output_dir: str | None) -> Path:
         storage = open_storage(base + (f"?{query}" if query else ""), Path("."))
     except StorageError as error:
         raise InputError(f"--resume {uri}: {str(error).partition(': ')[2]}") from None
-    from search.pipeline.together import TOGETHER_FILE  # a several-family run's copy holds this instead
-
     place = f"{storage.path.rstrip('/')}/{RUN_COPY}"
     settings = f"{place}/{SETTINGS_FILE}"
     marks = [f"{place}/{name}" for name in (SETTINGS_FILE, TOGETHER_FILE)]
