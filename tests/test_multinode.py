@@ -248,14 +248,8 @@ def test_a_run_whose_driver_and_disk_are_lost_goes_on_from_its_copy_in_the_bucke
     process.kill()  # the driver, and with it its local Ray: the head node is gone
     output, _ = process.communicate(timeout=30)
     kept = finished_ids(copy_in_bucket(tmp_path / "at-kill"))
-    uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
-    shutil.rmtree(first_disk)
-
-    second_disk.mkdir()
-    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
-                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "going on from" in result.stdout and "Traceback" not in result.stderr
+    uri, result = _resume_on_a_new_head(output, first_disk, second_disk)
+    assert "going on from" in result.stdout
     resumed = second_disk / "runs" / "run"
     trials = pd.read_csv(resumed / "trials.csv")
     assert kept <= set(trials["trial_id"]), "every trial the bucket had seen finish is kept"
@@ -291,14 +285,7 @@ def test_families_searched_at_once_go_on_from_their_copy_in_the_bucket_after_the
     process.kill()  # the driver; its watchdog ends the families' searches and its local Ray
     output, _ = process.communicate(timeout=60)
     kept = finished_trials(copy_in_bucket(tmp_path / "at-kill"))
-    uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
-    shutil.rmtree(first_disk)
-
-    second_disk.mkdir()
-    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
-                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
+    uri, result = _resume_on_a_new_head(output, first_disk, second_disk)
     resumed = second_disk / "runs" / uri.split("?")[0].rsplit("/", 1)[-1]
     for family in families:
         trials = pd.read_csv(resumed / family / "trials.csv")
@@ -395,6 +382,19 @@ def ray_list(cluster, kind: str) -> list[dict]:
     result = subprocess.run(command, env={**os.environ, **cluster.env}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def _resume_on_a_new_head(output: str, first_disk, second_disk) -> tuple[str, subprocess.CompletedProcess]:
+    """The lost head's disk deleted, ``--resume`` of the bucket URI the run printed, from an empty folder on another:
+    the URI and the finished command (exit 0, no traceback)."""
+    uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
+    shutil.rmtree(first_disk)
+    second_disk.mkdir()
+    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
+                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return uri, result
 
 
 def _bucket_files(storage_path: str, experiment: str) -> list[str]:
