@@ -137,6 +137,29 @@ def test_a_few_trials_near_the_mark_keep_the_search_going():
     assert not outlook.reached, f"one coin toss in {HORIZON} trials: about a 4% chance per trial ahead"
 
 
+def test_a_rung_whose_trials_let_through_came_to_nothing_counts_its_chances_for_less():
+    """svc on MNIST: three trials at full budget teach each rung's step, uncertainly; the trials a rung then
+    lets through at a fair chance all come to nothing at the next rung. The same small chances at that rung
+    end the search then, and kept it going before."""
+
+    def with_three_at_full_budget() -> Outlook:
+        outlook = Outlook(VALIDATION)
+        for n, at_rung in enumerate((0.945, 0.95, 0.955)):
+            full_trial(outlook, f"f{n}", {3: at_rung, 9: 0.97}, 0.98)
+        return outlook
+
+    unchecked, checked = with_three_at_full_budget(), with_three_at_full_budget()
+    assert 0.2 < checked.chance(3, 0.947) < 0.4 and 0.01 < checked.chance(3, 0.934) < 0.03
+    for n in range(20):  # let through at about 28% each; at rung 9 each is 2 points short
+        stopped_trial(checked, f"through{n}", {3: 0.947, 9: 0.95})
+    assert checked.chance(3, 0.934) < unchecked.chance(3, 0.934) / 5
+    for outlook in (unchecked, checked):
+        for n in range(HORIZON):
+            stopped_trial(outlook, f"s{n}", {3: 0.934})
+    assert not unchecked.reached and unchecked.chance_ahead() > 0.2, "15 trials at about 2% each"
+    assert checked.reached, checked.chance_ahead()
+
+
 def test_an_end_chance_of_zero_never_ends_the_search_nor_stops_a_trial():
     outlook = Outlook(VALIDATION, end_chance=0)
     for n in range(MIN_FULL_BUDGET):
@@ -175,7 +198,8 @@ def test_a_resumed_search_learns_again_from_the_trials_its_study_holds_as_finish
         for step, score in enumerate(scores, start=1):
             result = {"validation_accuracy": score, "progress": sizes[step - 1] / sizes[-1]}
             live(f"t{number}", {**result, "train_samples": sizes[step - 1]})
-            trial.report(score, step)
+            if step < len(sizes):  # as our searcher: a full-budget score is the trial's value, not an intermediate
+                trial.report(score, step)
         live.trial_ended(f"t{number}")
         full = len(scores) == len(sizes)
         study.tell(trial, scores[-1] if full else None, state=TrialState.COMPLETE if full else TrialState.PRUNED)

@@ -28,7 +28,7 @@ from search.core.outlook import Outlook
 from search.core.plateau import Plateau
 from search.core.trial_report import PROGRESS
 from search.records.shares import end_requested
-from search.records.study import TUNE_TRIAL_ID, finished_by_themselves, trials_of_run
+from search.records.study import BUDGET_REACHED, TUNE_TRIAL_ID, finished_by_themselves, trials_of_run
 from search.tune.searcher import attached_place
 from search.tune.trial import TRIAL_ERROR
 
@@ -102,11 +102,19 @@ class EndRuleStopper(Stopper):
                     self.plateau.observe(trial.value)
                 continue
             steps = sorted(trial.intermediate_values.items())
-            for step, score in steps[:-1] if complete else steps:
+            for step, score in self._below_full_budget(trial, steps) if complete else steps:
                 self.outlook.report(trial_id, self._budget_of(step), score, full=False)
             if complete:
                 self.outlook.report(trial_id, self._budget_of(steps[-1][0]) if steps else 0, trial.value, full=True)
             self.outlook.end(trial_id)
+
+    def _below_full_budget(self, trial: FrozenTrial, steps: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """A complete trial's reports before its full budget. Ray Tune hands a trial's last result to the
+        searcher only as the trial ends, so its full-budget score is its value, not an intermediate value."""
+        full = trial.user_attrs.get(BUDGET_REACHED) or (self.step_budgets[-1] if self.step_budgets else None)
+        if full is None:  # a study from before the budget was recorded: its last step was taken as the full one
+            return steps[:-1]
+        return [(step, score) for step, score in steps if self._budget_of(step) < full]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Unpickled by ``Tuner.restore`` (from its last periodic save, which may miss the latest trials):
