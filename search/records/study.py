@@ -22,7 +22,6 @@ from search.core.errors import InputError
 from search.core.kinds import TrialStatus
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
-from search.records.attributes import set_user_attrs
 from search.records.credentials import hide_password, with_password
 
 JOURNAL_FILE = "study.journal"
@@ -103,14 +102,15 @@ def open_study_place(url: str | None, name: str, run_dir: Path, create: bool = T
     """
     if url is None:
         from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
+
+        from search.records.journal import RunJournal
 
         path = run_dir / JOURNAL_FILE
         if not create and not path.exists():
             return StudyPlace(None, name, str(path), private=True)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            return StudyPlace(JournalStorage(JournalFileBackend(str(path))), name, str(path), private=True)
+            return StudyPlace(JournalStorage(RunJournal(str(path))), name, str(path), private=True)
         except Exception as error:  # noqa: BLE001 - a damaged journal raises whatever its first bad line causes
             raise StudyError(f"the study journal {path} is damaged ({_first_line(error)})") from None
     shown = hide_password(url)
@@ -199,6 +199,13 @@ def trials_of_run(study: optuna.Study, run_id: str) -> list[FrozenTrial]:
 def finished_by_themselves(trials: list[FrozenTrial]) -> list[FrozenTrial]:
     """Trials that ended on their own (not closed because their driver stopped)."""
     return [t for t in trials if t.state in FINISHED and INTERRUPTED not in t.user_attrs]
+
+
+def set_user_attrs(trial: optuna.Trial, attributes: dict[str, Any]) -> None:
+    """Set each of ``attributes`` on the running ``trial``: Optuna's public call, one journal append each
+    (cheap in the run folder's journal, ``search.records.journal``)."""
+    for key, value in attributes.items():
+        trial.set_user_attr(key, value)
 
 
 def close_orphans(place: StudyPlace, run_id: str) -> int:

@@ -37,7 +37,6 @@ from ray.tune.search import Searcher
 from search.core.trial_report import TrialReport, reached_full_budget
 from search.core.trials import TrialOutcome
 from search.records import study as stored
-from search.records.attributes import set_user_attrs
 from search.tune.trial import TRIAL_ERROR, where_and_when
 
 logger = logging.getLogger(__name__)
@@ -113,7 +112,7 @@ class StudySearcher(Searcher):
         else:
             trial = self.study.ask(fixed_distributions=dict(self.space))
             config = dict(trial.params)
-        set_user_attrs(trial, {stored.RUN: self.run_id, stored.TUNE_TRIAL_ID: trial_id})
+        stored.set_user_attrs(trial, {stored.RUN: self.run_id, stored.TUNE_TRIAL_ID: trial_id})
         self._running[trial_id] = trial
         return config
 
@@ -211,7 +210,7 @@ class StudySearcher(Searcher):
             **where_and_when(result),
         )
         try:
-            set_user_attrs(trial, stored.outcome_attributes(outcome))
+            stored.set_user_attrs(trial, stored.outcome_attributes(outcome))
         except Exception as exc:  # noqa: BLE001 - a lost attribute must not stop the search
             logger.warning(exc)
 
