@@ -25,7 +25,7 @@ from search.core.settings import (
 )
 from search.core.spaces import SearchSpace, load_space
 from search.families import FAMILIES, get_family
-from search.machine.environment import prepare_ray_auth
+from search.machine.environment import prepare_ray_import
 from search.options import family_options, resolve_settings, shared_time_budget
 from search.pipeline.together import TOGETHER_FILE, FamilyFailed, read_together_file, recorded_address
 from search.records.credentials import remember
@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
             address = args.address or (recorded_address(output_dir) if resume else None)
         else:
             address = args.address or plans[0].address
-        prepare_ray_auth(address or os.environ.get("RAY_ADDRESS"))  # before ray is first imported
+        prepare_ray_import(address or os.environ.get("RAY_ADDRESS"))  # before ray is first imported
         from search.tune.resume import plan_resume
 
         own = [] if together else plans  # families searched at once open their studies themselves

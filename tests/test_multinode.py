@@ -158,6 +158,7 @@ def test_a_trial_lost_with_its_node_is_retried_and_not_failed(cluster, s3, tmp_p
     assert process.returncode == 0, output
     assert "a trial's worker or node died; it runs again from its last checkpoint" in output
     assert "Traceback" not in output, "one line about it, not Ray Tune's traceback of the dead actor"
+    assert "(raylet)" not in output, "nor Ray's own message to every driver that the node died"
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 2 and (trials["status"] == "completed").all(), trials
     retried = trials[trials["attempts"] > 1]
@@ -362,6 +363,7 @@ def test_a_job_submitted_to_the_cluster_runs_there_and_an_svc_trial_lost_with_it
     assert f"results: {out}" in output
     assert "a trial's worker or node died; it runs again from the start (no checkpoint)" in output
     assert "Traceback" not in output and "ActorUnavailableError" not in output, "one line about it, no dump"
+    assert "(raylet)" not in output, "nor Ray's own message to every driver that the node died"
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 4 and (trials["status"] == "completed").all(), trials
     retried = trials[trials["attempts"] > 1]

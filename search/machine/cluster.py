@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from search.core.errors import InputError
 from search.core.reporter import Reporter
-from search.machine.environment import AUTH_TOKEN_FILE, prepare_ray_auth
+from search.machine.environment import AUTH_TOKEN_FILE, prepare_ray_import
+from search.machine.notices import drop_ray_notices, set_ray_messages_aside
 
 if TYPE_CHECKING:
     from search.core.settings import Settings
@@ -95,31 +96,6 @@ class ClusterResources:
         return max(math.ceil(cpus_per_trial), int(self.largest_node_cpus) or 1)
 
 
-RAY_NOTICES = {
-    "ray._private.authentication.authentication_token_setup": ("Token authentication is enabled",),
-    "ray.tune.tune": ("Experiment has been interrupted", "Stop signal received"),
-}
-"""Ray's notices that the search says in its own words: the dashboard's token (on the dashboard's line),
-that a stop signal came and how to resume (``--resume``, not ``Tuner.restore``)."""
-
-
-class _DropNotice(logging.Filter):
-    def __init__(self, starts: tuple[str, ...]) -> None:
-        super().__init__()
-        self.starts = starts
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.starts)
-
-
-def drop_ray_notices() -> None:
-    """Keep ``RAY_NOTICES`` off the terminal (each logger's other records pass)."""
-    for name, starts in RAY_NOTICES.items():
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _DropNotice) for f in logger.filters):
-            logger.addFilter(_DropNotice(starts))
-
-
 def start_ray(address: str | None, worker_logs: bool = False, announce: bool = True) -> ClusterResources:
     """Join the cluster at ``address``, or start a local Ray with its dashboard; print its URL and size.
 
@@ -131,7 +107,7 @@ def start_ray(address: str | None, worker_logs: bool = False, announce: bool = T
     for the job's driver, and ``ray.init(address="local")`` would ignore it.
     """
     address = address or os.environ.get("RAY_ADDRESS") or None
-    prepare_ray_auth(address)  # takes effect only if ray is not imported yet: the command line calls it first
+    prepare_ray_import(address)  # takes effect only if ray is not imported yet: the command line calls it first
     drop_ray_notices()
     import ray
 
@@ -149,6 +125,8 @@ def start_ray(address: str | None, worker_logs: bool = False, announce: bool = T
             logging_level=logging.WARNING,
             log_to_driver=worker_logs,
         )
+    if not worker_logs:
+        set_ray_messages_aside(context.address_info.get("session_dir"))
     resources = replace(read_resources(), local=not address)
     if not announce:
         return resources

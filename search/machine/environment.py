@@ -33,6 +33,16 @@ DRIVER = {
 }
 """Set in the driver before a search starts."""
 
+RAY_IMPORT = {
+    "RAY_DEDUP_LOGS": (
+        "0",
+        "Ray's driver holds back lines it may fold with later ones and prints them as Ray shuts down, from "
+        "the main thread: a dead node's message to every driver then reached the terminal past "
+        "search/machine/notices.py, which sets aside what Ray's message thread prints",
+    ),
+}
+"""Set in the driver before Ray is imported (Ray reads them then)."""
+
 TRIAL_WORKER = {
     "TUNE_FUNCTION_THREAD_TIMEOUT_S": (
         "30",
@@ -63,13 +73,15 @@ def cap_threads_of_new_pools(threads: int) -> None:
         os.environ[name] = value
 
 
-def prepare_ray_auth(address: str | None) -> None:
-    """Ray's token authentication when joining a cluster by address; call it before Ray is imported.
+def prepare_ray_import(address: str | None) -> None:
+    """``RAY_IMPORT``, and Ray's token authentication when joining a cluster by address; call it before Ray
+    is imported.
 
     Ray 2.59+ starts local clusters (``ray start`` too) with token authentication, but a driver that
     joins one by address sends no token unless ``RAY_AUTH_MODE=token``, which Ray reads when it is
     imported. So when a token is at hand and the variable is unset, it is set here.
     """
+    _set_defaults(RAY_IMPORT)
     if address and "RAY_AUTH_MODE" not in os.environ and _auth_token_available():
         os.environ["RAY_AUTH_MODE"] = "token"
 
