@@ -392,11 +392,39 @@ def _resume_on_a_new_head(output: str, first_disk, second_disk) -> tuple[str, su
     uri = re.search(r"elsewhere: --resume (\S+)", output).group(1)
     shutil.rmtree(first_disk)
     second_disk.mkdir()
-    result = subprocess.run([sys.executable, "-m", "search.run", "--resume", uri, "--quiet"],
-                            cwd=second_disk, capture_output=True, text=True, timeout=600)  # fmt: skip
+    command = [sys.executable, "-m", "search.run", "--resume", uri]
+    process = subprocess.Popen(command, cwd=second_disk, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})  # fmt: skip
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _abort_with_stacks(process)
+        raise AssertionError(f"--resume still running after 600 s; its output and stacks:\n{stdout[-6000:]}\n"
+                             f"{stderr[-20000:]}") from None  # fmt: skip
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     return uri, result
+
+
+def _abort_with_stacks(process: subprocess.Popen) -> tuple[str, str]:
+    """SIGABRT to a hung run's Python processes, its families' first: each prints every thread's stack
+    (``PYTHONFAULTHANDLER``) on its standard error, which the run relays; what the run printed."""
+    import psutil
+
+    for child in psutil.Process(process.pid).children(recursive=True):
+        try:
+            if "search.run" in " ".join(child.cmdline()):
+                child.send_signal(signal.SIGABRT)
+        except psutil.Error:  # ended meanwhile
+            pass
+    time.sleep(3)
+    process.send_signal(signal.SIGABRT)
+    try:
+        return process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
 
 
 def _bucket_files(storage_path: str, experiment: str) -> list[str]:
