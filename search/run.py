@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
 
     reporter = Reporter(quiet=args.quiet)
     try:
-        from search.machine.cluster import check_cluster_fits, start_ray  # imports ray only when called
+        from search.machine.cluster import LoopbackDown, check_cluster_fits, start_ray  # imports ray when called
         from search.tune.interrupt import stop_on_sigterm
 
         try:
@@ -456,7 +456,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m search.run") -> i
                 traceback.print_exc()
             address = address or os.environ.get("RAY_ADDRESS")
             where = f"could not join the Ray cluster at {address}" if address else "could not start a local Ray"
-            print(f"error: {where}: {failure_line(error)}{ray_log_hint()}", file=sys.stderr)
+            hint = "" if isinstance(error, LoopbackDown) else ray_log_hint()  # Ray did not start: no log of it
+            print(f"error: {where}: {failure_line(error)}{hint}", file=sys.stderr)
             if not resume:
                 remove_made(made)  # a new run's folder, as if it had never started
             return EXIT_FAILED

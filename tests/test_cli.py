@@ -412,3 +412,30 @@ def test_a_local_ray_that_cannot_start_is_one_line_exit_1_and_leaves_no_folder(t
     assert errors[0].startswith("error: could not start a local Ray: ") and "107 bytes" in errors[0]
     assert result.stderr.rstrip().splitlines()[-1] == errors[0] and "Traceback" not in result.stderr
     assert not out.exists(), "no half-made folder that neither a new run nor --resume could use"
+
+
+def _network_namespace_allowed() -> bool:
+    return subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not shutil.which("unshare") or not _network_namespace_allowed(), reason="needs unshare --net")
+def test_a_local_ray_on_a_machine_whose_loopback_is_down_is_one_line_not_a_wait_without_end(tmp_path):
+    """In a network namespace whose ``lo`` is down (``unshare --net``), ray.init waited for its processes forever
+    (killed after 5 minutes, printing Ray's "Failed to connect to GCS" every 40 s)."""
+    out = tmp_path / "run"
+    command = [
+        sys.executable,
+        "-m",
+        "search.run",
+        "--family",
+        "logistic",
+        "--dataset",
+        "digits",
+        "--output-dir",
+        str(out),
+    ]
+    result = subprocess.run(["unshare", "--net", *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and errors == result.stderr.strip().splitlines(), result.stderr
+    assert errors[0].startswith("error: could not start a local Ray: this machine's loopback network takes no")
+    assert "ip link set lo up" in errors[0] and not out.exists()

@@ -116,6 +116,8 @@ def start_ray(address: str | None, worker_logs: bool = False, announce: bool = T
     else:
         from search.machine.reaper import watch_driver
 
+        check_loopback()  # else ray.init waits for its own processes forever
+
         watch_driver()  # the local Ray's processes end with this driver, however it ends
         context = ray.init(
             address="local",
@@ -138,6 +140,29 @@ def start_ray(address: str | None, worker_logs: bool = False, announce: bool = T
         hint = " (it asks for the token `ray get-auth-token` prints)" if token else ""
         print(f"Ray dashboard: http://{context.dashboard_url}{hint}", flush=True)
     return resources
+
+
+class LoopbackDown(OSError):
+    """This machine's loopback network takes no connections: a local Ray's processes cannot reach each other."""
+
+
+def check_loopback(host: str = "127.0.0.1", timeout_s: float = 2.0) -> None:
+    """Raise ``LoopbackDown`` when nothing can connect to a socket listening on ``host`` (a network namespace
+    whose ``lo`` is down, as ``unshare --net`` makes one): a local Ray would start its processes there and
+    then wait for them forever."""
+    import socket
+
+    try:
+        with socket.socket() as server:
+            server.bind((host, 0))
+            server.listen(1)
+            with socket.create_connection(server.getsockname(), timeout=timeout_s):
+                pass
+    except OSError as error:
+        raise LoopbackDown(
+            f"this machine's loopback network takes no connections on {host} ({error.strerror or error}), and "
+            "Ray's processes talk over it: bring it up (`ip link set lo up`)"
+        ) from None
 
 
 def read_resources() -> ClusterResources:
