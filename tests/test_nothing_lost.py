@@ -256,7 +256,12 @@ def test_sigterm_to_the_whole_process_group_ends_the_run_within_seconds_and_resu
     assert process.returncode == 143, stderr
     assert time.monotonic() - sent < 10, "not Ray Tune's minute of waiting for the Ray it lost"
     assert f"continue it with --resume {out}" in stderr and "Traceback" not in stderr
+    # the run folder moved to another disk (a copy is tests/test_cli.py's): it goes on where it is now
+    original, out = out, tmp_path / "other-disk" / "run"
+    shutil.move(original, out)
 
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
+    assert f"in {out}/study.journal" in result.stdout
     assert json.loads((out / "report.json").read_text())["trials"]["total"] == 3
+    assert not original.exists(), "nothing written where the folder was"
