@@ -423,17 +423,8 @@ def test_a_local_ray_on_a_machine_whose_loopback_is_down_is_one_line_not_a_wait_
     """In a network namespace whose ``lo`` is down (``unshare --net``), ray.init waited for its processes forever
     (killed after 5 minutes, printing Ray's "Failed to connect to GCS" every 40 s)."""
     out = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "search.run",
-        "--family",
-        "logistic",
-        "--dataset",
-        "digits",
-        "--output-dir",
-        str(out),
-    ]
+    command = [sys.executable, "-m", "search.run", "--family", "logistic", "--dataset", "digits", "--output-dir",
+               str(out)]  # fmt: skip
     result = subprocess.run(["unshare", "--net", *command], cwd=ROOT, capture_output=True, text=True, timeout=120)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1 and errors == result.stderr.strip().splitlines(), result.stderr
