@@ -5,10 +5,10 @@ dashboard's token, a stop signal and how to resume). And the messages Ray's clus
 which Ray's driver prints to ``sys.stdout`` from a thread of its own whatever ``log_to_driver`` says: a
 node that died ("(raylet) Raylet is terminated. Termination is unexpected ...", with the last 20 lines
 of its log), which the search's progress line already tells ("a trial's worker or node died; it runs
-again ..."). Those go to
-``DRIVER_MESSAGES`` in the Ray session's log folder instead, where Ray's other logs are. (Ray's driver
-would hold some back, to fold repeats together, and print them from the main thread as it shuts down:
-``RAY_DEDUP_LOGS=0``, in ``search.machine.environment``, has the thread print them as they come.)
+again ..."). Those go to ``DRIVER_MESSAGES`` in the Ray session's log folder instead, where Ray's other
+logs are. (Ray's driver would hold some back, to fold repeats together, and print them from the main
+thread as it shuts down: ``RAY_DEDUP_LOGS=0``, in ``search.machine.environment``, has the thread print
+them as they come.)
 """
 
 from __future__ import annotations
