@@ -15,6 +15,8 @@ from search.core.plateau import Plateau, standard_error
 from search.core.settings import Rungs
 from search.core.trial_report import TrialReport
 from search.core.trials import TrialOutcome
+from search.tune import deadline
+from search.tune.deadline import closed_to_new_trials, new_trial_can_finish
 from search.tune.schedulers import SearchFIFOScheduler
 from tests.digits_search import search_digits
 
@@ -239,11 +241,31 @@ def test_a_trial_that_could_not_finish_before_the_time_budget_ends_stops_at_its_
     )
 
 
+def test_once_not_even_the_quickest_trial_could_finish_in_the_time_left_no_trial_starts(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(deadline.time, "time", lambda: now[0])
+    scheduler = SearchFIFOScheduler(time_budget_s=300, run_id="closing")
+    scheduler.on_trial_add(None, Trial("a"))  # the budget counts from here
+    assert new_trial_can_finish("closing"), "no trial has finished: nothing tells how long one takes"
+    now[0] += 100
+    scheduler.on_trial_result(None, Trial("a"), {"progress": 1.0, "time_total_s": 100.0})
+    now[0] += 80
+    assert new_trial_can_finish("closing"), "120 s left, and a trial took 100"
+    now[0] += 40
+    assert not new_trial_can_finish("closing"), "80 s left: not even the quickest trial so far would finish"
+    assert closed_to_new_trials("closing") == (
+        "no trial started after 3m 40s: the quickest to reach its full budget took 1m 40s, more than the 1m 20s left"
+    )
+    ended = why_search_ended([], converged=None, num_samples=9, time_budget_s=300, no_time_left="no trial started")
+    assert ended.reason == TIME_BUDGET and ended.why == "its time budget: 5m 00s (--time-budget); no trial started"
+
+
 CONSTANT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 1, high: 1}\n"
 FLAT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 9, high: 9}\n"
 RISING = "rise: {type: categorical, choices: [0.06]}\nquality: {type: categorical, choices: [0.9]}\n" + (
     "epochs: {type: int, low: 9, high: 9}\n"
 )
+TIMED = FLAT.replace("low: 9, high: 9", "low: 3, high: 3") + "pause: {type: categorical, choices: [6.0]}\n"
 
 
 @pytest.mark.slow
@@ -280,3 +302,13 @@ def test_with_patience_a_search_that_stops_improving_ends_after_that_many_trials
     assert result.ended.reason == CONVERGED, result.ended.why
     assert 4 <= len(result.trials) <= 6, "the first trial, three without a gain, and those already started"
     assert "3 trials in a row" in result.ended.why
+
+
+@pytest.mark.slow
+def test_no_trial_starts_that_could_not_finish_before_the_time_budget_ends(ray_cluster, digits_splits, tmp_path):
+    """Each trial takes 6 s, one at a time, under a 13 s budget: once less time is left than a trial took (and
+    its start), no trial starts, and the search ends with the last one that could finish, not cutting one off."""
+    result = search_digits(digits_splits, tmp_path, "scripted", TIMED, num_samples=20, time_budget_s=13,
+                           max_concurrent=1, patience=0)  # fmt: skip
+    assert set(result.trials["status"]) == {"completed"}, result.trials[["status", "seconds"]]
+    assert result.ended.reason == TIME_BUDGET and "no trial started after" in result.ended.why, result.ended.why

@@ -25,13 +25,15 @@ def why_search_ended(
     num_samples: int,
     time_budget_s: float,
     behind: str | None = None,
+    no_time_left: str | None = None,
 ) -> SearchEnd:
     """``converged``: why the end rule ended the search, if it did; ``behind``: why the allocator did;
-    else the trial cap, or the time budget."""
+    else the trial cap, or the time budget (``no_time_left``: why no trial started before it ran out)."""
     if behind:
         return SearchEnd(BEHIND, behind)
     if converged:
         return SearchEnd(CONVERGED, converged)
     if len(list(outcomes)) >= num_samples:
         return SearchEnd(TRIAL_CAP, f"all {num_samples} trials it may run ran (--num-samples)")
-    return SearchEnd(TIME_BUDGET, f"its time budget: {format_duration(time_budget_s)} (--time-budget)")
+    why = f"its time budget: {format_duration(time_budget_s)} (--time-budget)"
+    return SearchEnd(TIME_BUDGET, f"{why}; {no_time_left}" if no_time_left else why)

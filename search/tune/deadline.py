@@ -1,6 +1,8 @@
 """No work thrown away at the deadline: a trial that cannot reach its full budget before the search's
 time budget runs out is stopped at the rung it has reached, instead of starting fits that the end of
-the budget would cut off unused.
+the budget would cut off unused; and once not even the quickest trial so far could run its whole
+budget in the time left, no trial starts (``new_trial_can_finish``): the search ends when the running
+ones do, instead of idling or cutting new trials off at the deadline.
 
 How long a trial needs from a share of its budget to the whole of it is judged by the trials that
 went from that share to the whole already (the median of their seconds); before any has, by the
@@ -20,24 +22,46 @@ from typing import Any
 from ray.tune.result import TIME_TOTAL_S
 from ray.tune.schedulers import TrialScheduler
 
+from search.core.formatting import format_duration
 from search.core.trial_report import PROGRESS
+
+START_MARGIN = 1.1
+"""A trial's own seconds leave out its start (a worker, a placement group, Ray Tune's turn): one that
+could run only as long as the quickest so far would end right at the deadline, and risk being cut off."""
+_LIVE: dict[str, FinishesInTime] = {}
+"""Per run: the scheduler its search runs under (registered as trials are added), for its searcher."""
+_CLOSED: dict[str, str] = {}
+"""Per run: why no new trial started before the time budget ran out, once that was so."""
 
 
 class FinishesInTime:
     """A scheduler mixin: STOP a trial whose full budget would end after the search's time budget."""
 
-    def __init__(self, *args: Any, time_budget_s: float, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, time_budget_s: float, run_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._budget_left = time_budget_s
+        self.run_id = run_id
+        self._budget = self._budget_left = time_budget_s
         self._last_check: float | None = None
         self._seconds_at: dict[str, dict[float, float]] = defaultdict(dict)
         """Per trial: its seconds when it reported each share of its budget."""
         self._to_finish: dict[float, list[float]] = defaultdict(list)
         """Per share of the budget: seconds that trials took from there to their full budget."""
+        self._whole: list[float] = []
+        """Seconds that each trial which reached its full budget took in all."""
 
     def __setstate__(self, state: dict) -> None:
         state["_last_check"] = None  # a restored search counts from when it starts again
+        state.setdefault("run_id", None)  # pickled before these were kept
+        state.setdefault("_whole", [])
+        state.setdefault("_budget", state["_budget_left"])
         self.__dict__.update(state)
+
+    def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
+        """The budget counts from the first trial added (the search's start, or its resume's)."""
+        super().on_trial_add(tune_controller, trial)
+        self.seconds_left()
+        if self.run_id is not None:
+            _LIVE[self.run_id] = self
 
     def seconds_left(self) -> float:
         """The search's time budget still left."""
@@ -68,9 +92,38 @@ class FinishesInTime:
         if progress >= 1:
             for share, at in reached.items():
                 self._to_finish[share].append(seconds - at)
+            self._whole.append(seconds)
             return decision
         needs = self.seconds_to_finish(progress, seconds, reached)
         reached[progress] = seconds
         if decision == TrialScheduler.CONTINUE and needs > self.seconds_left():
             return TrialScheduler.STOP
         return decision
+
+    def new_trial_can_finish(self) -> bool:
+        """Whether a trial started now could reach its full budget in the time left, judged by the
+        quickest trial that did so far, and ``START_MARGIN`` (True before any did); when not, why is kept
+        for the report."""
+        if not self._whole:
+            return True
+        left, quickest = self.seconds_left(), min(self._whole)
+        if quickest * START_MARGIN <= left:
+            return True
+        if self.run_id is not None and self.run_id not in _CLOSED:
+            _CLOSED[self.run_id] = (
+                f"no trial started after {format_duration(self._budget - left)}: the quickest to reach its "
+                f"full budget took {format_duration(quickest)}, more than the {format_duration(left)} left"
+            )
+        return False
+
+
+def new_trial_can_finish(run_id: str) -> bool:
+    """Whether a trial of run ``run_id`` started now could finish before its time budget runs out."""
+    scheduler = _LIVE.get(run_id)
+    return scheduler is None or scheduler.new_trial_can_finish()
+
+
+def closed_to_new_trials(run_id: str) -> str | None:
+    """Why run ``run_id``'s search (in this process) started no trial before its time budget ran out, if so."""
+    _LIVE.pop(run_id, None)
+    return _CLOSED.pop(run_id, None)

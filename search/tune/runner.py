@@ -50,6 +50,7 @@ from search.records.study import (
 from search.tune.compact import CompactFinishedTrials
 from search.tune.concurrency import limit_concurrency, trial_resources
 from search.tune.copying import KeepRunCopyCurrent
+from search.tune.deadline import closed_to_new_trials
 from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
 from search.tune.progress import ProgressPrinter, resumed_progress
 from search.tune.resume import ResumePlan
@@ -172,7 +173,7 @@ def run_search(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=limited,
-                scheduler=search_scheduler(plan, time_budget_s),
+                scheduler=search_scheduler(plan, time_budget_s, run_id),
                 metric=VALIDATION_ACCURACY,
                 mode="max",
                 num_samples=max(num_samples, 0),
@@ -224,6 +225,7 @@ def run_search(
         outcomes,
         converged=ended_by_rule(run_id),
         behind=called_off(run_id),
+        no_time_left=closed_to_new_trials(run_id),
         num_samples=num_samples + (len(resume.kept) if resume is not None and not resume.restore else 0),
         time_budget_s=time_budget_s,
     )

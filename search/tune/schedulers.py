@@ -17,9 +17,9 @@ class SearchASHAScheduler(FinishesInTime, ASHAScheduler):
     """ASHA, and no trial goes on to a rung it could not finish in time."""
 
 
-def search_scheduler(plan: Any | None, time_budget_s: float) -> TrialScheduler:
+def search_scheduler(plan: Any | None, time_budget_s: float, run_id: str | None = None) -> TrialScheduler:
     """ASHA with the rungs of ``plan``, or none (FIFO) when ``plan`` is None; both stop trials that could not
-    finish in time (``search.tune.deadline``)."""
+    finish in time, and start none that could not (``search.tune.deadline``), in run ``run_id``'s search."""
     if plan is None:
-        return SearchFIFOScheduler(time_budget_s=time_budget_s)
-    return SearchASHAScheduler(time_budget_s=time_budget_s, **vars(plan))
+        return SearchFIFOScheduler(time_budget_s=time_budget_s, run_id=run_id)
+    return SearchASHAScheduler(time_budget_s=time_budget_s, run_id=run_id, **vars(plan))

@@ -37,6 +37,7 @@ from ray.tune.search import Searcher
 from search.core.trial_report import TrialReport, reached_full_budget
 from search.core.trials import TrialOutcome
 from search.records import study as stored
+from search.tune.deadline import new_trial_can_finish
 from search.tune.trial import TRIAL_ERROR, where_and_when
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,10 @@ class StudySearcher(Searcher):
         return not config
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None:
-        """The next config: an Optuna trial asked for and marked with this run and Ray Tune's id."""
+        """The next config: an Optuna trial asked for and marked with this run and Ray Tune's id; none, and
+        the search ends as its running trials do, once no new trial could finish in the time left."""
+        if not new_trial_can_finish(self.run_id):
+            return Searcher.FINISHED
         if callable(self.space):
             trial = self.study.ask()
             config = self.space(trial)
