@@ -253,6 +253,8 @@ def test_once_not_even_the_quickest_trial_could_finish_in_the_time_left_no_trial
     assert new_trial_can_finish("closing"), "120 s left, and a trial took 100"
     now[0] += 40
     assert not new_trial_can_finish("closing"), "80 s left: not even the quickest trial so far would finish"
+    SearchFIFOScheduler(time_budget_s=300, run_id="closing")  # the run searched again in this process
+    assert new_trial_can_finish("closing"), "a new search asks its own scheduler, not the last one's"
     assert closed_to_new_trials("closing") == (
         "no trial started after 3m 40s: the quickest to reach its full budget took 1m 40s, more than the 1m 20s left"
     )

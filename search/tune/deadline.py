@@ -48,6 +48,7 @@ class FinishesInTime:
         """Per share of the budget: seconds that trials took from there to their full budget."""
         self._whole: list[float] = []
         """Seconds that each trial which reached its full budget took in all."""
+        self._register()
 
     def __setstate__(self, state: dict) -> None:
         state["_last_check"] = None  # a restored search counts from when it starts again
@@ -55,13 +56,18 @@ class FinishesInTime:
         state.setdefault("_whole", [])
         state.setdefault("_budget", state["_budget_left"])
         self.__dict__.update(state)
+        self._register()
+
+    def _register(self) -> None:
+        """This run's searcher asks this scheduler (made, restored, or the one Ray Tune adds trials to)."""
+        if self.run_id is not None:
+            _LIVE[self.run_id] = self
 
     def on_trial_add(self, tune_controller: Any, trial: Any) -> None:
         """The budget counts from the first trial added (the search's start, or its resume's)."""
         super().on_trial_add(tune_controller, trial)
         self.seconds_left()
-        if self.run_id is not None:
-            _LIVE[self.run_id] = self
+        self._register()
 
     def seconds_left(self) -> float:
         """The search's time budget still left."""
