@@ -13,14 +13,22 @@ trial ends elsewhere before it starts, and a search of short trials would never 
 A family searched together with others runs as many trials at once as the allocator gives it
 (``share.json`` in its folder: ``search.records.shares``), read again while the search runs, and
 each of its trials keeps off the nodes the share names (``trial_resources``).
+
+A limiter restored by ``Tuner.restore`` may count trials that Ray Tune's restored state does not hold:
+its own state and the trials' are separate files, which a driver killed while copying them to a bucket
+can leave from different moments. Counting them, it would suggest nothing, and Ray Tune, with no trial
+left to run, waits for a suggestion 600 s at a time, without end. So each limiter forgets, at its first
+suggestion after a restore, the trials it counted then that Ray Tune does not hold unfinished
+(``TuneHolds``, a callback, sees them as each of Ray Tune's steps begins).
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
-from ray.tune import PlacementGroupFactory
+from ray.tune import Callback, PlacementGroupFactory
 from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from search.core.reporter import Reporter
@@ -36,18 +44,66 @@ NODE_ID_LABEL = "ray.io/node-id"
 
 
 def limit_concurrency(
-    searcher: Searcher, placement: TrialPlacement, reporter: Reporter, shared_in: Path | None = None
+    searcher: Searcher,
+    placement: TrialPlacement,
+    reporter: Reporter,
+    shared_in: Path | None = None,
+    holds: TuneHolds | None = None,
 ) -> ConcurrencyLimiter:
     """``searcher`` limited to ``placement.concurrent`` trials at once, a limit that may grow with the cluster;
-    with ``shared_in`` (the family's folder in a several-family run), the limit the allocator sets there."""
+    with ``shared_in`` (the family's folder in a several-family run), the limit the allocator sets there.
+    ``holds``: the callback that tells a restored limiter which trials Ray Tune holds (see the module)."""
     if shared_in is not None:
-        return SharedLimiter(searcher, shared_in, placement.concurrent)
-    if not placement.grows_with_cluster:
-        return ConcurrencyLimiter(searcher, max_concurrent=placement.concurrent)
-    return ClusterSizedLimiter(searcher, placement, reporter)
+        limiter = SharedLimiter(searcher, shared_in, placement.concurrent)
+    elif not placement.grows_with_cluster:
+        limiter = FixedLimiter(searcher, max_concurrent=placement.concurrent)
+    else:
+        limiter = ClusterSizedLimiter(searcher, placement, reporter)
+    limiter.holds = holds
+    return limiter
 
 
-class ClusterSizedLimiter(ConcurrencyLimiter):
+class TuneHolds(Callback):
+    """The trials Ray Tune holds unfinished, as each of its steps begins (None before the first)."""
+
+    def __init__(self) -> None:
+        self.unfinished: set[str] | None = None
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        self.unfinished = {trial.trial_id for trial in trials if not trial.is_finished()}
+
+
+class ForgetsLostTrials(ConcurrencyLimiter):
+    """A ``ConcurrencyLimiter`` that, once restored, stops counting trials Ray Tune does not hold (see the module)."""
+
+    holds: TuneHolds | None = None
+    _restored: frozenset[str] = frozenset()
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        for name in ("holds", "_restored"):
+            state.pop(name, None)
+        return state
+
+    def set_state(self, state: dict) -> None:
+        super().set_state({k: v for k, v in state.items() if k not in ("holds", "_restored")})
+        self._restored = frozenset(self.live_trials)
+
+    def suggest(self, trial_id: str):
+        if self._restored and self.holds is not None and self.holds.unfinished is not None:
+            for lost in self._restored - self.holds.unfinished:
+                if lost in self.live_trials:
+                    self.live_trials.remove(lost)
+                    self.num_unfinished_live_trials -= 1
+            self._restored = frozenset()
+        return super().suggest(trial_id)
+
+
+class FixedLimiter(ForgetsLostTrials):
+    """At most ``max_concurrent`` trials at once (``--max-concurrent``, or a cluster that does not grow)."""
+
+
+class ClusterSizedLimiter(ForgetsLostTrials):
     """A ``ConcurrencyLimiter`` whose limit grows to what the cluster holds when nodes join."""
 
     def __init__(self, searcher: Searcher, placement: TrialPlacement, reporter: Reporter) -> None:
@@ -80,7 +136,7 @@ class ClusterSizedLimiter(ConcurrencyLimiter):
             self.max_concurrent = fits + WAITING
 
 
-class SharedLimiter(ConcurrencyLimiter):
+class SharedLimiter(ForgetsLostTrials):
     """A ``ConcurrencyLimiter`` whose limit is the allocator's, for a family searched together with others."""
 
     def __init__(self, searcher: Searcher, folder: Path, fallback: int) -> None:

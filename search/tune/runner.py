@@ -48,7 +48,7 @@ from search.records.study import (
     trials_of_run,
 )
 from search.tune.compact import CompactFinishedTrials
-from search.tune.concurrency import limit_concurrency, trial_resources
+from search.tune.concurrency import TuneHolds, limit_concurrency, trial_resources
 from search.tune.copying import KeepRunCopyCurrent
 from search.tune.deadline import closed_to_new_trials
 from search.tune.interrupt import GRACE_S, TOGETHER_GRACE_S, SearchInterrupted, stop_gracefully_on_signals
@@ -152,7 +152,8 @@ def run_search(
         mark_study(searcher.study, family.NAME, space.distributions)
         if space.contains(defaults):  # the article's settings first, unless the study has tried them
             searcher.study.enqueue_trial(space.restrict(defaults), skip_if_exists=True)
-        limited = limit_concurrency(searcher, placement, reporter, shared_in)
+        holds = TuneHolds()
+        limited = limit_concurrency(searcher, placement, reporter, shared_in, holds)
         stopper = EndRuleStopper(
             run_id,
             VALIDATION_ACCURACY,
@@ -190,6 +191,7 @@ def run_search(
                 verbose=0,
                 stop=stopper,
                 callbacks=[
+                    holds,
                     TrialEnds(stopper),
                     printer,
                     KeepRunCopyCurrent(run_id),
