@@ -46,14 +46,14 @@ class FinishesInTime:
         """Per trial: its seconds when it reported each share of its budget."""
         self._to_finish: dict[float, list[float]] = defaultdict(list)
         """Per share of the budget: seconds that trials took from there to their full budget."""
-        self._whole: list[float] = []
-        """Seconds that each trial which reached its full budget took in all."""
+        self._quickest: float | None = None
+        """The fewest seconds a trial took in all to reach its full budget; None before any did."""
         self._register()
 
     def __setstate__(self, state: dict) -> None:
         state["_last_check"] = None  # a restored search counts from when it starts again
         state.setdefault("run_id", None)  # pickled before these were kept
-        state.setdefault("_whole", [])
+        state.setdefault("_quickest", None)
         state.setdefault("_budget", state["_budget_left"])
         self.__dict__.update(state)
         self._register()
@@ -98,7 +98,7 @@ class FinishesInTime:
         if progress >= 1:
             for share, at in reached.items():
                 self._to_finish[share].append(seconds - at)
-            self._whole.append(seconds)
+            self._quickest = seconds if self._quickest is None else min(self._quickest, seconds)
             return decision
         needs = self.seconds_to_finish(progress, seconds, reached)
         reached[progress] = seconds
@@ -110,9 +110,10 @@ class FinishesInTime:
         """Whether a trial started now could reach its full budget in the time left, judged by the
         quickest trial that did so far, and ``START_MARGIN`` (True before any did); when not, why is kept
         for the report."""
-        if not self._whole:
+        quickest = self._quickest
+        if quickest is None:
             return True
-        left, quickest = self.seconds_left(), min(self._whole)
+        left = self.seconds_left()
         if quickest * START_MARGIN <= left:
             return True
         if self.run_id is not None and self.run_id not in _CLOSED:
