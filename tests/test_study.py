@@ -21,7 +21,7 @@ from tests.test_nothing_lost import load_study
 DIGITS = ["--dataset", "digits", "--quiet"]
 LONG_MLP = (
     "n_layers: {type: int, low: 2, high: 2}\nunits: {type: int, low: 512, high: 512}\n"
-    "batch_size: {type: categorical, choices: [32]}\nepochs: {type: int, low: 25, high: 25}\n"
+    "batch_size: {type: categorical, choices: [32]}\nepochs: {type: int, low: 100, high: 100}\n"
 )
 
 
@@ -79,13 +79,14 @@ def test_an_unreachable_database_is_bad_input(tmp_path):
 @pytest.mark.slow
 def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(tmp_path):
     # No trial starts that could not finish in the time left, judged by the quickest that did (search/tune/deadline.py):
-    # so the trials cut off here are the first ones, each longer than the whole budget (25 epochs of a wide MLP on
-    # 4,000 MNIST images, about a second each). A trial cut before its first report is closed as failed.
+    # so the trials cut off here are the first ones, each longer than the whole budget (100 epochs of a wide MLP on
+    # 4,000 MNIST images, about a second each). The budget leaves room for a first report on a loaded machine (CI
+    # ran out a 15-s budget once before any trial reported). A trial cut before its first report is closed as failed.
     out = tmp_path / "run"
     space = tmp_path / "long_mlp.yaml"
     space.write_text(LONG_MLP)
     result = run_cli("--family", "mlp", "--dataset", "mnist", "--max-train-samples", "4000", "--quiet", "--space",
-                     str(space), "--scheduler", "none", "--num-samples", "2000", "--time-budget", "15",
+                     str(space), "--scheduler", "none", "--num-samples", "2000", "--time-budget", "30",
                      "--patience", "0", "--output-dir", str(out))  # fmt: skip
     assert result.returncode == 0, result.stderr
     study = load_study(out)
