@@ -262,6 +262,24 @@ def test_once_not_even_the_quickest_trial_could_finish_in_the_time_left_no_trial
     assert ended.reason == TIME_BUDGET and ended.why == "its time budget: 5m 00s (--time-budget); no trial started"
 
 
+def test_a_trial_that_waited_for_busy_cpus_counts_only_its_own_running_time(monkeypatch):
+    """A trial of a family searched beside four others took 11 minutes on a fifth of the cores; 6 of them it
+    waited for a CPU. With 6 minutes left and the cores its own now, a trial can still finish."""
+    now = [1000.0]
+    monkeypatch.setattr(deadline.time, "time", lambda: now[0])
+    scheduler = SearchFIFOScheduler(time_budget_s=1020, run_id="shared")
+    scheduler.on_trial_add(None, Trial("a"))
+    now[0] += 660
+    scheduler.on_trial_result(None, Trial("a"), {"progress": 1.0, "time_total_s": 660.0, "cpu_wait_seconds": 360.0})
+    now[0] += 30
+    assert new_trial_can_finish("shared"), "5.5 minutes left; the quickest needed 5 minutes of its own"
+    now[0] += 60
+    assert not new_trial_can_finish("shared")
+    assert closed_to_new_trials("shared") == (
+        "no trial started after 12m 30s: the quickest to reach its full budget took 5m 00s, more than the 4m 30s left"
+    )
+
+
 CONSTANT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 1, high: 1}\n"
 FLAT = "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 9, high: 9}\n"
 RISING = "rise: {type: categorical, choices: [0.06]}\nquality: {type: categorical, choices: [0.9]}\n" + (

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
+from search.core import fidelity
 from search.core.data import FitData
-from search.core.fidelity import AshaRungs, asha_rungs, nested_stratified_order, sample_sizes, train_on_growing_subsets
+from search.core.fidelity import (
+    AshaRungs,
+    asha_rungs,
+    nested_stratified_order,
+    sample_sizes,
+    timed,
+    train_on_growing_subsets,
+)
 from search.core.settings import Rungs
 from search.core.trial_report import TrialReport
+from search.machine.cpu_wait import cpu_wait_seconds
 
 
 def test_sample_sizes_grow_by_the_reduction_factor_up_to_the_whole_split():
@@ -109,3 +123,38 @@ def test_low_rungs_are_scored_on_a_stratified_third_of_the_validation_split_and_
 )
 def test_asha_compares_trials_at_rungs_of_the_familys_budget(fidelity, rungs, expected):
     assert asha_rungs(fidelity, rungs, max_epochs=15, sizes=[132, 396, 1_212]) == expected
+
+
+def test_each_report_says_how_many_of_its_training_seconds_the_trial_waited_for_a_busy_cpu(monkeypatch):
+    clock = iter([0.0, 10.0, 20.0])  # the trial starts, reports after 10 s, after 20 s
+    monkeypatch.setattr(fidelity.time, "monotonic", lambda: next(clock))
+    waits = iter([10.0, 10.0 + 3.0, 10.0 + 1e9])  # the process's threads' waits so far, at the same moments
+    sent = []
+    report = timed(lambda r, checkpoint=None: sent.append(r), threads=2, cpu_wait=lambda: next(waits))
+    report(TrialReport.after_epoch(1, 2, 0.5))
+    report(TrialReport.after_epoch(2, 2, 0.6))
+    assert sent[0].cpu_wait_seconds == 1.5, "3 s of waits over the trial's 2 threads"
+    assert sent[1].cpu_wait_seconds == sent[1].training_seconds == 20.0, "never more than the seconds it trained"
+    monkeypatch.undo()
+    unknown = []
+    timed(lambda r, checkpoint=None: unknown.append(r))(TrialReport.after_fit(0.9))
+    assert unknown[0].cpu_wait_seconds is None and unknown[0].training_seconds >= 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's schedstat")
+def test_a_thread_sharing_its_core_with_a_busy_process_waits_for_it_about_half_the_time():
+    core = min(os.sched_getaffinity(0))
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    kept = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(busy.pid, {core})
+        os.sched_setaffinity(0, {core})  # this thread only, on Linux
+        before, started = cpu_wait_seconds(), time.monotonic()
+        while time.monotonic() - started < 1.0:
+            pass
+        waited = cpu_wait_seconds() - before
+    finally:
+        os.sched_setaffinity(0, kept)
+        busy.kill()
+        busy.wait()
+    assert 0.3 < waited < 1.0, waited

@@ -10,7 +10,7 @@ Ray Tune's ASHA scheduler compares trials at the same budget and stops all but t
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,12 +105,18 @@ def part_of_validation(data: FitData, seed: int) -> tuple[np.ndarray, np.ndarray
     return data.X_val[rows], data.y_val[rows]
 
 
-def timed(report: Report) -> Report:
-    """``report``, with the seconds spent training so far added to every report."""
-    started = time.monotonic()
+def timed(report: Report, threads: int = 1, cpu_wait: Callable[[], float | None] = lambda: None) -> Report:
+    """``report``, with the seconds spent training so far added to every report, and of those, the seconds the
+    trial waited for a busy CPU: what ``cpu_wait`` (the process's threads' waits so far) grew by, over the
+    ``threads`` the trial trains with."""
+    started, waited_before = time.monotonic(), cpu_wait()
 
     def report_with_time(trial_report: TrialReport, checkpoint: Path | None = None) -> None:
-        report(replace(trial_report, training_seconds=time.monotonic() - started), checkpoint=checkpoint)
+        seconds, waited = time.monotonic() - started, cpu_wait()
+        wait = None
+        if waited is not None and waited_before is not None:
+            wait = min(seconds, max(0.0, waited - waited_before) / max(1, threads))
+        report(replace(trial_report, training_seconds=seconds, cpu_wait_seconds=wait), checkpoint=checkpoint)
 
     return report_with_time
 

@@ -21,6 +21,7 @@ PROGRESS = "progress"
 EPOCHS_DONE = "epochs_done"
 TRAIN_SAMPLES = "train_samples"
 TRAINING_SECONDS = "training_seconds"
+CPU_WAIT_SECONDS = "cpu_wait_seconds"
 
 
 class ReportError(ValueError):
@@ -41,6 +42,9 @@ class TrialReport:
     validation_loss: float | None = None
     training_seconds: float | None = None
     """Seconds spent training since the trial started; set by the search."""
+    cpu_wait_seconds: float | None = None
+    """Of ``training_seconds``, those its threads waited for CPUs other processes held (None: not known); set
+    by the search."""
 
     def __post_init__(self) -> None:
         if not (isinstance(self.validation_accuracy, (int, float)) and 0.0 <= self.validation_accuracy <= 1.0):

@@ -17,6 +17,7 @@ from search.core.fidelity import timed, train_on_growing_subsets
 from search.core.formatting import format_config
 from search.core.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, TrialReport
 from search.families.base import SAMPLES, Family
+from search.machine.cpu_wait import cpu_wait_seconds
 from search.machine.environment import prepare_trial_worker
 from search.machine.threads import cap_threads
 
@@ -57,7 +58,8 @@ def run_trial(
     print(f"{family.NAME} trial {tune.get_context().get_trial_id()} starts: {format_config(config)}", flush=True)
     config = {**defaults, **config}
     placement = {NODE_ID: ray.get_runtime_context().get_node_id(), STARTED_AT: time.time()}
-    report = timed(tune_report(TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE, placement))
+    budget = TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE
+    report = timed(tune_report(budget, placement), threads, cpu_wait_seconds)
     checkpoint = tune.get_checkpoint()
     try:
         with cap_threads(threads):
