@@ -76,14 +76,13 @@ def test_while_families_share_the_cores_the_leader_also_runs_the_trials_the_clus
     assert trial_slots(scored[1:], 2, room=5) == {"cnn": 2}, "alone, as many as the cores, not the room"
 
 
-def family_folder(run, family: str, scores: list[float], **recorded) -> Settings:
-    """A family's folder as its search leaves it: ``settings.json`` (with ``recorded`` settings) and a study with
-    these full-budget scores."""
+def family_folder(run, family: str, scores: list[float]) -> Settings:
+    """A family's folder as its search leaves it: ``settings.json`` and a study with these full-budget scores."""
     folder = run / family
     folder.mkdir(parents=True)
     settings = Settings(family=family, space_path=default_space_path(family), num_samples=10, time_budget_s=60,
                         output_dir=folder, study_name=f"run-{family}", run_id=f"run-{family}-1",
-                        together=True, **recorded)  # fmt: skip
+                        together=True)  # fmt: skip
     (folder / "settings.json").write_text(json.dumps(settings.to_dict()))
     study = open_study_place(None, settings.study, folder).create(optuna.samplers.RandomSampler(), maximize=True)
     for score in scores:
@@ -111,8 +110,7 @@ def test_the_allocator_ends_the_search_of_the_family_behind_and_gives_its_slots_
 def test_a_family_whose_search_ended_gets_no_extra_slot_and_its_retrain_takes_a_trials_room(tmp_path):
     """2 cores, trials of 0.4 CPU: logistic converged and retrains (its retrain holds a trial's CPUs); of the
     three still searching cnn leads (no result yet: its article's 99.2%), and gets the one trial left of the room."""
-    searched = [family_folder(tmp_path, f, [], cpus_per_trial=0.4) for f in ("logistic", "svc", "mlp", "cnn")]
-    plans = [replace(s, cpus_per_trial=1.0) for s in searched]  # the driver's plans keep the option's default
+    plans = [replace(family_folder(tmp_path, f, []), cpus_per_trial=0.4) for f in ("logistic", "svc", "mlp", "cnn")]
     mark_search_ended(allocation_place(plans[0].output_dir), "converged")
     cluster = ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
     allocate(plans, plans, cluster, cpu_slots=2, validation_size=VALIDATION, reporter=SILENT)

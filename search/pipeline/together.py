@@ -198,9 +198,8 @@ def allocate(
 
 
 def room_for_trials(cpus: float, families: list[Settings]) -> int:
-    """How many trials ``cpus`` CPUs hold at once at the CPUs each trial of ``families`` holds, as their searches
-    recorded it (the driver's plans keep the option's default; the families were given an equal part); 0: none."""
-    held = max(((read_settings(s.output_dir) or s).cpus_per_trial for s in families), default=0)
+    """How many trials ``cpus`` CPUs hold at once at the CPUs each trial of ``families`` holds (0: none)."""
+    held = max((s.cpus_per_trial for s in families), default=0)
     return int(cpus / held + 1e-6) if held > 0 else 0
 
 
