@@ -18,14 +18,7 @@ from search.core.settings import Rungs, Settings
 from search.core.spaces import default_space_path
 from search.machine.cluster import ClusterResources
 from search.pipeline.together import allocate
-from search.records.shares import (
-    Share,
-    allocation_place,
-    end_requested,
-    mark_search_ended,
-    read_share,
-    request_end,
-)
+from search.records.shares import Share, allocation_place, end_requested, read_share, request_end
 from search.records.study import RUN, open_study_place
 from tests.digits_search import search_digits
 from tests.test_ending import RISING
@@ -65,17 +58,6 @@ def test_slots_are_one_each_while_families_outnumber_them_and_the_rest_go_to_the
     assert trial_slots(scored, 5) == {"mlp": 3, "cnn": 2}, "once scored, the best so far leads"
 
 
-def test_while_families_share_the_cores_the_leader_also_runs_the_trials_the_cluster_has_room_for():
-    """2 cores, trials of 0.4 CPU: room for 5 trials. Five families run one each; as they end, the leader runs
-    the trials their CPUs held, instead of the cores going in equal parts to the rest."""
-    three = [Standing("keras_mlp", 0.983, 2, 0.977), Standing("cnn", None, 0, 0.992), Standing("svc", 0.981, 3, 0.946)]
-    assert trial_slots(three, 2, room=5) == {"cnn": 3, "keras_mlp": 1, "svc": 1}, "cnn counts at its 99.2% until scored"
-    assert trial_slots(three, 2, room=3) == {"cnn": 1, "keras_mlp": 1, "svc": 1}, "no room beyond one each"
-    scored = [Standing("keras_mlp", 0.983, 2, 0.977), Standing("cnn", 0.989, 1, 0.992)]
-    assert trial_slots(scored, 2, room=5) == {"cnn": 4, "keras_mlp": 1}
-    assert trial_slots(scored[1:], 2, room=5) == {"cnn": 2}, "alone, as many as the cores, not the room"
-
-
 def family_folder(run, family: str, scores: list[float]) -> Settings:
     """A family's folder as its search leaves it: ``settings.json`` and a study with these full-budget scores."""
     folder = run / family
@@ -105,19 +87,6 @@ def test_the_allocator_ends_the_search_of_the_family_behind_and_gives_its_slots_
     assert end_requested(allocation_place(fresh.output_dir)) is None, "no result yet: not behind"
     shares = {s.family: read_share(allocation_place(s.output_dir)).trials_at_once for s in plans}
     assert shares == {"cnn": 2, "svc": 2, "mlp": 1}, "mlp's slot went to the two still searching"
-
-
-def test_a_family_whose_search_ended_gets_no_extra_slot_and_its_retrain_takes_a_trials_room(tmp_path):
-    """2 cores, trials of 0.4 CPU: logistic converged and retrains (its retrain holds a trial's CPUs); of the
-    three still searching cnn leads (no result yet: its article's 99.2%), and gets the one trial left of the room."""
-    plans = [replace(family_folder(tmp_path, f, []), cpus_per_trial=0.4) for f in ("logistic", "svc", "mlp", "cnn")]
-    mark_search_ended(allocation_place(plans[0].output_dir), "converged")
-    cluster = ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
-    allocate(plans, plans, cluster, cpu_slots=2, validation_size=VALIDATION, reporter=SILENT)
-    shares = {s.family: read_share(allocation_place(s.output_dir)).trials_at_once for s in plans}
-    assert shares == {"logistic": 1, "svc": 1, "mlp": 1, "cnn": 2}
-    allocate(plans, plans[1:], cluster, cpu_slots=2, validation_size=VALIDATION, reporter=SILENT)  # retrained
-    assert read_share(allocation_place(plans[3].output_dir)).trials_at_once == 3
 
 
 def test_on_a_mixed_cluster_cpu_families_leave_the_gpu_nodes_cpus_to_the_gpu_trials(tmp_path):

@@ -15,15 +15,10 @@ reached their family's full budget, on the same validation split.
   end rule learns (``search.core.outlook``: each rung's step to the full budget), falls below its
   ``--end-chance``. A family whose trials are cheap and many (keras_mlp beside cnn) is then called
   off long before the difference of the two bests reaches ``BEHIND_Z`` standard errors.
-- **Trial slots**: as many trials at once as the cluster's CPUs hold threads for. While no fewer families
-  search than there are slots, each runs one trial (they share the cores), and the leader also runs
-  as many more as the cluster has room for at the CPUs each trial holds (on 2 cores, trials of 0.4
-  CPU: 5 in all): the cores a family leaves as its search ends go to the family ahead, the one with the
-  most to gain, not in equal parts to the rest (on MNIST, cnn ran one trial at a time for 19 minutes,
-  2 trials in all, while the others took four fifths of the cores:
-  ``bench/results/all-families-seed1-no-late-starts.md``).
-  Otherwise every family gets an equal part, and what remains goes to the leaders, best first. A family
-  without a full-budget trial yet counts at its article's figure (on MNIST, cnn leads from the start).
+- **Trial slots**: as many trials at once as the cluster's CPUs hold threads for. While more families
+  search than there are slots, each runs one trial (they share the cores); otherwise every family
+  gets an equal part, and what remains goes to the leaders, best first. Before any family has a
+  full-budget trial, the leaders are the families the seed article found best (their known figures).
 """
 
 from __future__ import annotations
@@ -89,8 +84,7 @@ class Standing:
 
     @property
     def rank_key(self) -> tuple[float, float]:
-        """Its best so far, or before it has one, its article's figure."""
-        return (self.best if self.best is not None else self.prior, self.prior)
+        return (self.best if self.best is not None else -1.0, self.prior)
 
 
 def clearly_behind(standings: list[Standing], validation_size: int) -> dict[str, str]:
@@ -130,16 +124,13 @@ def difference_error(first: float, second: float, size: int) -> float:
     return max(math.sqrt(variance), 1.0 / max(size, 1))
 
 
-def trial_slots(standings: list[Standing], slots: int, room: int = 0) -> dict[str, int]:
-    """Trials at once per searching family: while they are no fewer than ``slots``, one each, and the leader the rest of
-    ``room`` (the trials the cluster holds at once at the CPUs each holds); else equal parts of ``slots``, the
-    remainder to the leaders, best first."""
+def trial_slots(standings: list[Standing], slots: int) -> dict[str, int]:
+    """Trials at once per searching family: one each while they outnumber ``slots``; else equal parts,
+    the remainder to the leaders, best first."""
     if not standings:
         return {}
-    ranked = sorted(standings, key=lambda s: s.rank_key, reverse=True)
     if len(standings) >= slots:
-        shares = {s.family: 1 for s in standings}
-        shares[ranked[0].family] += max(0, room - len(standings))
-        return shares
+        return {s.family: 1 for s in standings}
     share, extra = divmod(slots, len(standings))
+    ranked = sorted(standings, key=lambda s: s.rank_key, reverse=True)
     return {s.family: share + (1 if place < extra else 0) for place, s in enumerate(ranked)}

@@ -36,7 +36,7 @@ from search.core.settings import Settings
 from search.families import get_family
 from search.machine.cluster import ClusterResources
 from search.records.run_copy import TOGETHER_FILE, RunCopy, copy_place, resume_uri
-from search.records.shares import Share, allocation_place, end_requested, request_end, search_ended, write_share
+from search.records.shares import Share, allocation_place, end_requested, request_end, write_share
 from search.records.storage import Storage
 from search.tune.interrupt import SearchInterrupted
 
@@ -175,17 +175,11 @@ def allocate(
                 request_end(folder, why)
                 reporter.say(f"== {family}: ending its search, {why}")
     live = [s for s in searching if end_requested(allocation_place(s.output_dir)) is None]
-    gpu_families = [s for s in searching if get_family(s.family).USES_GPU and resources.gpus > 0]
-    on_gpus = [s for s in live if s in gpu_families]
+    on_gpus = [s for s in live if get_family(s.family).USES_GPU and resources.gpus > 0]
     on_cpus = [s for s in live if s not in on_gpus]
-    cpus = resources.cpus
     if on_gpus:  # the GPU nodes' CPUs are for the GPU trials: other trials there would leave the GPUs idle
-        cpus = resources.cpus_without_gpus  # and their trials keep off those nodes
-        cpu_slots = max(1, int(cpus))
-    still = [s for s in on_cpus if not search_ended(allocation_place(s.output_dir))]
-    retraining = [s for s in searching if s not in gpu_families and s not in still]  # each holds a trial's CPUs
-    room = room_for_trials(cpus, on_cpus) - len(retraining)
-    slots = trial_slots([standings[s.family] for s in still], cpu_slots, room)
+        cpu_slots = max(1, int(resources.cpus_without_gpus))  # and their trials keep off those nodes
+    slots = trial_slots([standings[s.family] for s in on_cpus], cpu_slots)
     retrain_threads = max(1, cpu_slots // max(1, len(searching)))
     for settings in searching:
         if settings in on_gpus:
@@ -195,12 +189,6 @@ def allocate(
             avoid = resources.gpu_nodes if on_gpus else ()
             share = Share(slots.get(settings.family, 1), retrain_threads, avoid)
         write_share(allocation_place(settings.output_dir), share)
-
-
-def room_for_trials(cpus: float, families: list[Settings]) -> int:
-    """How many trials ``cpus`` CPUs hold at once at the CPUs each trial of ``families`` holds (0: none)."""
-    held = max((s.cpus_per_trial for s in families), default=0)
-    return int(cpus / held + 1e-6) if held > 0 else 0
 
 
 def standing_of(settings: Settings) -> Standing:

@@ -5,9 +5,7 @@ own folder, which its search makes and locks itself.
 
 ``share.json``: how many trials the family may run at once, how many threads its retrain may
 use, and the nodes its trials must keep off (the GPU nodes, whose CPUs the GPU families' trials
-need). ``end-request.json``: the family is clearly behind; its search ends, with the reason given.
-``search-ended.json``: written by the family's search as it ends, for whatever reason (then it retrains),
-so that the allocator gives the trial slots to the families still searching. The
+need). ``end-request.json``: the family is clearly behind; its search ends, with the reason given. The
 allocator writes them whole (beside, then renamed), so a search reading them never sees half a file;
 a search reads them at most every few seconds. On ``--resume`` they are still there, so a family
 that was called off stays called off.
@@ -23,7 +21,6 @@ from pathlib import Path
 
 SHARE_FILE = "share.json"
 END_REQUEST_FILE = "end-request.json"
-SEARCH_ENDED_FILE = "search-ended.json"
 
 
 def allocation_place(family_folder: Path) -> Path:
@@ -65,15 +62,6 @@ def end_requested(folder: Path) -> str | None:
     """Why the allocator ended this family's search, or None if it has not."""
     data = _read(folder / END_REQUEST_FILE)
     return str(data["why"]) if isinstance(data, dict) and data.get("why") else None
-
-
-def mark_search_ended(folder: Path, why: str) -> None:
-    _write_whole(folder / SEARCH_ENDED_FILE, {"why": why})
-
-
-def search_ended(folder: Path) -> bool:
-    """Whether this family's search has ended (it may be retraining its best)."""
-    return _read(folder / SEARCH_ENDED_FILE) is not None
 
 
 def _write_whole(path: Path, data: dict) -> None:
