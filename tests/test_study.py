@@ -13,15 +13,17 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
+from search.core.settings import Rungs
 from search.records.study import CUT_OFF, INTERRUPTED, JOURNAL_FILE, RUN, close_orphans, open_study_place
+from tests.digits_search import search_digits
 from tests.postgres_server import free_port, postgres_server
 from tests.test_cli import run_cli
 from tests.test_nothing_lost import load_study
 
 DIGITS = ["--dataset", "digits", "--quiet"]
-LONG_MLP = (
-    "n_layers: {type: int, low: 2, high: 2}\nunits: {type: int, low: 512, high: 512}\n"
-    "batch_size: {type: categorical, choices: [32]}\nepochs: {type: int, low: 100, high: 100}\n"
+CUT_OFF_SPACE = (
+    "quality: {type: categorical, choices: [0.9]}\nepochs: {type: int, low: 10, high: 10}\n"
+    "pause: {type: categorical, choices: [60.0]}\n"
 )
 
 
@@ -77,20 +79,14 @@ def test_an_unreachable_database_is_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(tmp_path):
-    # No trial starts that could not finish in the time left, judged by the quickest that did (search/tune/deadline.py):
-    # so the trials cut off here are the first ones, each longer than the whole budget (100 epochs of a wide MLP on
-    # 4,000 MNIST images, about a second each). The budget leaves room for a first report on a loaded machine (CI
-    # ran out a 15-s budget once before any trial reported). A trial cut before its first report is closed as failed.
-    out = tmp_path / "run"
-    space = tmp_path / "long_mlp.yaml"
-    space.write_text(LONG_MLP)
-    result = run_cli("--family", "mlp", "--dataset", "mnist", "--max-train-samples", "4000", "--quiet", "--space",
-                     str(space), "--scheduler", "none", "--num-samples", "2000", "--time-budget", "30",
-                     "--patience", "0", "--output-dir", str(out))  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    study = load_study(out)
-    trials = pd.read_csv(out / "trials.csv")
+def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(ray_cluster, digits_splits, tmp_path):
+    # Scripted trials of 10 epochs, 6 s each, under a 15-s budget: longer than the budget, none can finish, so
+    # the search starts trials until the deadline cuts the running ones off (at their first or second epoch, or
+    # before it). A trial cut before its first report is closed as failed, one cut after it as pruned.
+    result = search_digits(digits_splits, tmp_path, "scripted", CUT_OFF_SPACE, num_samples=2000, time_budget_s=15,
+                           max_concurrent=2, patience=0, rungs=Rungs(scheduler="none"))  # fmt: skip
+    study = load_study(tmp_path)
+    trials = result.trials
     assert not study.get_trials(states=(TrialState.RUNNING, TrialState.WAITING))
     assert len(study.trials) == len(trials) < 2000
     cut = [t for t in study.trials if CUT_OFF in t.user_attrs]
@@ -99,18 +95,17 @@ def test_a_search_cut_off_by_its_time_budget_leaves_no_trial_open(tmp_path):
     assert (trials["status"] == "stopped_early").sum() == len(cut) + sum(
         t.state == TrialState.PRUNED for t in study.trials if CUT_OFF not in t.user_attrs
     )
-    for trial in study.get_trials(states=(TrialState.COMPLETE,)):
-        assert trial.user_attrs["budget_reached"] == len(trial.intermediate_values) == trial.params["epochs"]
+    assert not study.get_trials(states=(TrialState.COMPLETE,)), "no trial of 60 s finished in 15"
 
     port = free_port()
-    dashboard = subprocess.Popen(["optuna-dashboard", "--port", str(port), str(out / JOURNAL_FILE)],
+    dashboard = subprocess.Popen(["optuna-dashboard", "--port", str(port), str(tmp_path / JOURNAL_FILE)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         summaries = poll_json(f"http://127.0.0.1:{port}/api/studies", timeout=60)["study_summaries"]
     finally:
         dashboard.terminate()
         dashboard.wait(timeout=30)
-    assert [s["study_name"] for s in summaries] == ["run"], "optuna-dashboard serves the run's journal"
+    assert [s["study_name"] for s in summaries] == ["test"], "optuna-dashboard serves the run's journal"
 
 
 def poll_json(url: str, timeout: float) -> dict:
