@@ -8,7 +8,9 @@ trial is better than the one before.
 
 from __future__ import annotations
 
+import os
 import re
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,7 +25,7 @@ from search.core.trial_report import TrialReport
 from search.families.base import EPOCHS, Report
 
 NAME = "scripted"
-PARAMETERS = frozenset({"quality", "epochs", "rise", "pause"})
+PARAMETERS = frozenset({"quality", "epochs", "rise", "pause", "note_nice_in"})
 ALLOWED = {}
 BASELINE_TEST_ACCURACY = 0.5
 MODEL_FILE = "model.txt"
@@ -40,7 +42,11 @@ def article_config(n_features: int) -> dict[str, Any]:
 
 def train(config: Mapping[str, Any], data: FitData, report: Report, seed: int, restore_from: Path | None = None):
     """``rise``: each trial's quality is that much more than the last one's (by Ray Tune's trial number);
-    ``pause``: the seconds a trial takes, so that a watcher polling the study can keep up."""
+    ``pause``: the seconds a trial takes, so that a watcher polling the study can keep up; ``note_nice_in``:
+    a folder where each trial notes the nice value its thread trains at."""
+    if "note_nice_in" in config:
+        note = Path(config["note_nice_in"]) / f"{os.getpid()}-{threading.get_native_id()}"
+        note.write_text(str(os.getpriority(os.PRIO_PROCESS, 0)))
     epochs, quality = int(config["epochs"]), float(config["quality"])
     if "rise" in config:
         # Ray Tune counts its trials in their folders' names: <trainable>_<trial id>_<count>_<config>

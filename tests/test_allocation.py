@@ -3,6 +3,7 @@ the allocator calls off ends at once with the reason recorded."""
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -11,14 +12,31 @@ from dataclasses import replace
 import optuna
 import pytest
 
-from search.core.allocation import BEHIND_Z, EndedTrial, Standing, clearly_behind, difference_error, trial_slots
+from search.core.allocation import (
+    BEHIND_Z,
+    NICE_BEHIND,
+    EndedTrial,
+    Standing,
+    clearly_behind,
+    cpu_priorities,
+    difference_error,
+    trial_slots,
+)
 from search.core.ending import BEHIND
-from search.core.reporter import SILENT
+from search.core.reporter import SILENT, Reporter
 from search.core.settings import Rungs, Settings
 from search.core.spaces import default_space_path
 from search.machine.cluster import ClusterResources
 from search.pipeline.together import allocate
-from search.records.shares import Share, allocation_place, end_requested, read_share, request_end
+from search.records.shares import (
+    Share,
+    allocation_place,
+    end_requested,
+    mark_search_ended,
+    read_share,
+    request_end,
+    write_share,
+)
 from search.records.study import RUN, open_study_place
 from tests.digits_search import search_digits
 from tests.test_ending import RISING
@@ -58,6 +76,16 @@ def test_slots_are_one_each_while_families_outnumber_them_and_the_rest_go_to_the
     assert trial_slots(scored, 5) == {"mlp": 3, "cnn": 2}, "once scored, the best so far leads"
 
 
+def test_the_family_expected_to_win_runs_first_on_the_shared_cores():
+    before = [Standing("svc", None, 0, 0.946), Standing("cnn", None, 0, 0.992), Standing("mlp", None, 0, 0.976)]
+    assert cpu_priorities(before) == {"svc": NICE_BEHIND, "cnn": 0, "mlp": NICE_BEHIND}, "the article's order"
+    svc_first = [Standing("svc", 0.983, 1, 0.946), Standing("cnn", None, 0, 0.992)]
+    assert cpu_priorities(svc_first) == {"svc": NICE_BEHIND, "cnn": 0}, "a cheaper family reporting first"
+    overtaken = [Standing("svc", 0.983, 1, 0.946), Standing("cnn", 0.981, 1, 0.992)]
+    assert cpu_priorities(overtaken) == {"svc": 0, "cnn": NICE_BEHIND}, "once scored, the best so far"
+    assert cpu_priorities([Standing("svc", None, 0)]) == {"svc": 0}
+
+
 def family_folder(run, family: str, scores: list[float]) -> Settings:
     """A family's folder as its search leaves it: ``settings.json`` and a study with these full-budget scores."""
     folder = run / family
@@ -89,6 +117,31 @@ def test_the_allocator_ends_the_search_of_the_family_behind_and_gives_its_slots_
     assert shares == {"cnn": 2, "svc": 2, "mlp": 1}, "mlp's slot went to the two still searching"
 
 
+def test_the_leader_runs_first_and_a_family_retraining_leaves_its_slots_and_priority(tmp_path):
+    """2 CPUs, cnn (no result yet, the article's 99.2%) and svc (98.3% validation) searching: one trial each,
+    cnn's first, and the terminal says so; once cnn's search has ended (it retrains), svc has both slots
+    and runs first."""
+    plans = [family_folder(tmp_path, "svc", [0.983]), family_folder(tmp_path, "cnn", [])]
+    out = io.StringIO()
+    reporter = Reporter(out=out)
+    cluster = ClusterResources(cpus=2, gpus=0, largest_node_cpus=2)
+    settings = [replace(s, dataset="mnist") for s in plans]
+    allocate(settings, settings, cluster, cpu_slots=2, validation_size=VALIDATION, reporter=reporter)
+    shares = {s.family: read_share(allocation_place(s.output_dir)) for s in plans}
+    assert shares == {"svc": Share(1, 1, nice=NICE_BEHIND), "cnn": Share(1, 1, nice=0)}
+    assert out.getvalue().splitlines() == [
+        "== cnn: expected to lead (the article's 99.2%): its trials run first where the families' trials "
+        f"outnumber the cores (the others' at nice {NICE_BEHIND})"
+    ]
+    allocate(settings, settings, cluster, cpu_slots=2, validation_size=VALIDATION, reporter=reporter)
+    assert len(out.getvalue().splitlines()) == 1, "said once, while the leader stays"
+
+    mark_search_ended(allocation_place(plans[1].output_dir), "its time budget")
+    allocate(settings, settings, cluster, cpu_slots=2, validation_size=VALIDATION, reporter=reporter)
+    assert read_share(allocation_place(plans[0].output_dir)) == Share(2, 1, nice=0)
+    assert read_share(allocation_place(plans[1].output_dir)).nice == 0, "its retrain is not held back"
+
+
 def test_on_a_mixed_cluster_cpu_families_leave_the_gpu_nodes_cpus_to_the_gpu_trials(tmp_path):
     """2 CPU nodes of 4 CPUs and a GPU node of 2 CPUs and 4 GPUs: logistic and svc share the 8 CPUs of the
     nodes without GPUs; cnn runs as many trials as the GPU node's CPUs hold (2), not as its GPUs (4)."""
@@ -106,13 +159,16 @@ def test_on_a_mixed_cluster_cpu_families_leave_the_gpu_nodes_cpus_to_the_gpu_tri
     }, "the CPU families' trials keep off the GPU node"
 
     allocate(plans, plans[:2], cluster, cpu_slots=10, validation_size=VALIDATION, reporter=SILENT)  # cnn finished
-    assert read_share(allocation_place(plans[0].output_dir)) == Share(5, 5), "all 10 CPUs, the GPU node's too"
+    logistic = read_share(allocation_place(plans[0].output_dir))
+    assert logistic.trials_at_once == 5 and logistic.retrain_threads == 5, "all 10 CPUs, the GPU node's too"
+    assert logistic.nice == NICE_BEHIND, "svc, the article's 94.6% against 92.5%, runs first"
 
 
 @pytest.mark.slow
 def test_a_search_the_allocator_calls_off_ends_at_once_with_the_reason(ray_cluster, digits_splits, tmp_path):
     """A family still improving (each trial better than the last) would run to its cap of 18 trials; the
-    allocator's end request, once 3 trials have reached their full budget, ends it within seconds."""
+    allocator's end request, once 3 trials have reached their full budget, ends it within seconds. Its
+    trials ran at the nice value of its share (not the leader: lower priority)."""
     folder = tmp_path / "run" / "scripted"
     folder.mkdir(parents=True)
     place = allocation_place(folder)
@@ -129,7 +185,11 @@ def test_a_search_the_allocator_calls_off_ends_at_once_with_the_reason(ray_clust
 
     caller = threading.Thread(target=call_off_after_three, daemon=True)
     caller.start()
+    write_share(place, Share(trials_at_once=1, retrain_threads=1, nice=7))  # behind the leader
+    notes = tmp_path / "nice"
+    notes.mkdir()
     slow_rising = RISING + "pause: {type: categorical, choices: [0.5]}\n"  # 18 trials take 9 s: the call comes first
+    slow_rising += f"note_nice_in: {{type: categorical, choices: ['{notes}']}}\n"
     result = search_digits(digits_splits, folder, "scripted", slow_rising, num_samples=18, time_budget_s=300,
                            max_concurrent=1, rungs=Rungs(grace_period=1, reduction_factor=3),
                            together=True)  # fmt: skip
@@ -137,6 +197,8 @@ def test_a_search_the_allocator_calls_off_ends_at_once_with_the_reason(ray_clust
     assert result.ended.reason == BEHIND, result.ended.why
     assert result.ended.why == "clearly behind cnn: a scripted reason"
     assert 3 <= len(result.trials) < 18
+    noted = {path.name: int(path.read_text()) for path in notes.iterdir()}
+    assert noted and set(noted.values()) == {7}, f"every trial trains at its share's nice value: {noted}"
 
 
 def cheap_family(best_at_rung: float) -> Standing:

@@ -24,7 +24,7 @@ from search.machine.cluster import ClusterResources
 from search.pipeline.retrain import retrain_and_test
 from search.pipeline.summary import build_report, summary_table, write_json, write_run_files
 from search.records.run_copy import RunCopy, copy_place, copying_run, resume_uri
-from search.records.shares import allocation_place, read_share
+from search.records.shares import allocation_place, mark_search_ended, read_share
 from search.records.storage import Storage
 from search.records.study import StudyPlace
 from search.report import write_report_or_warn
@@ -116,6 +116,8 @@ def run_family(
             raise
         write_failure_log(run_dir, search.outcomes)
         say(f"== {settings.family}: the search ended after {format_duration(search.seconds)}: {search.ended.why}")
+        if settings.together:  # its trial slots and CPU priority go to the families still searching
+            mark_search_ended(allocation_place(settings.output_dir), search.ended.why)
         say(
             f"== {settings.family}: best validation accuracy {search.validation_accuracy:.2%} with "
             f"{format_config(space.restrict(search.best_config))}; retraining on {sizes['train']} images"

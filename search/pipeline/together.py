@@ -28,7 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from search.core.allocation import EndedTrial, Standing, clearly_behind, trial_slots
+from search.core.allocation import (
+    NICE_BEHIND,
+    EndedTrial,
+    Standing,
+    clearly_behind,
+    cpu_priorities,
+    trial_slots,
+)
 from search.core.errors import InputError
 from search.core.formatting import format_duration
 from search.core.reporter import Reporter
@@ -36,7 +43,15 @@ from search.core.settings import Settings
 from search.families import get_family
 from search.machine.cluster import ClusterResources
 from search.records.run_copy import TOGETHER_FILE, RunCopy, copy_place, resume_uri
-from search.records.shares import Share, allocation_place, end_requested, request_end, write_share
+from search.records.shares import (
+    Share,
+    allocation_place,
+    end_requested,
+    read_share,
+    request_end,
+    search_ended,
+    write_share,
+)
 from search.records.storage import Storage
 from search.tune.interrupt import SearchInterrupted
 
@@ -174,21 +189,48 @@ def allocate(
             if any(s.family == family for s in searching) and end_requested(folder) is None:
                 request_end(folder, why)
                 reporter.say(f"== {family}: ending its search, {why}")
-    live = [s for s in searching if end_requested(allocation_place(s.output_dir)) is None]
+    live = [s for s in searching if still_searching(s.output_dir)]
     on_gpus = [s for s in live if get_family(s.family).USES_GPU and resources.gpus > 0]
     on_cpus = [s for s in live if s not in on_gpus]
     if on_gpus:  # the GPU nodes' CPUs are for the GPU trials: other trials there would leave the GPUs idle
         cpu_slots = max(1, int(resources.cpus_without_gpus))  # and their trials keep off those nodes
     slots = trial_slots([standings[s.family] for s in on_cpus], cpu_slots)
+    nice = cpu_priorities([standings[s.family] for s in on_cpus])
     retrain_threads = max(1, cpu_slots // max(1, len(searching)))
     for settings in searching:
+        folder = allocation_place(settings.output_dir)
         if settings in on_gpus:
             at_once = resources.gpu_trials_at_once(settings.cpus_per_trial, settings.gpus_per_trial or 1)
             share = Share(at_once, retrain_threads)
         else:
             avoid = resources.gpu_nodes if on_gpus else ()
-            share = Share(slots.get(settings.family, 1), retrain_threads, avoid)
-        write_share(allocation_place(settings.output_dir), share)
+            share = Share(slots.get(settings.family, 1), retrain_threads, avoid, nice.get(settings.family, 0))
+        previous = read_share(folder)
+        newly_leading = share.nice == 0 and (previous is None or previous.nice != 0)
+        if newly_leading and settings in on_cpus and len(on_cpus) > 1:
+            reporter.say(f"== {settings.family}: {leading(standings[settings.family])}")
+        write_share(folder, share)
+
+
+def still_searching(family_folder: Path) -> bool:
+    """Neither called off by the allocator nor ended by its own rules (retraining, or finished)."""
+    folder = allocation_place(family_folder)
+    return end_requested(folder) is None and not search_ended(folder)
+
+
+def leading(standing: Standing) -> str:
+    """Why the family's trials now run first on the shared cores, in a sentence."""
+    why = (
+        f"its best validation accuracy {standing.best:.2%} leads"
+        if standing.best is not None
+        else f"expected to lead (the article's {standing.prior:.1%})"
+        if standing.prior
+        else "first of the families without a result"
+    )
+    return (
+        f"{why}: its trials run first where the families' trials outnumber the cores "
+        f"(the others' at nice {NICE_BEHIND})"
+    )
 
 
 def standing_of(settings: Settings) -> Standing:

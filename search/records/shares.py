@@ -4,8 +4,11 @@ They live in the run folder, ``allocation/<family>/`` (``allocation_place``), be
 own folder, which its search makes and locks itself.
 
 ``share.json``: how many trials the family may run at once, how many threads its retrain may
-use, and the nodes its trials must keep off (the GPU nodes, whose CPUs the GPU families' trials
-need). ``end-request.json``: the family is clearly behind; its search ends, with the reason given. The
+use, the nodes its trials must keep off (the GPU nodes, whose CPUs the GPU families' trials
+need), and the nice value its trials run at (the leader's first where the cores are too few).
+``end-request.json``: the family is clearly behind; its search ends, with the reason given.
+``search-ended.json``: the family's search has ended (by any rule) and it retrains; written by the
+family's own search. The
 allocator writes them whole (beside, then renamed), so a search reading them never sees half a file;
 a search reads them at most every few seconds. On ``--resume`` they are still there, so a family
 that was called off stays called off.
@@ -21,6 +24,7 @@ from pathlib import Path
 
 SHARE_FILE = "share.json"
 END_REQUEST_FILE = "end-request.json"
+SEARCH_ENDED_FILE = "search-ended.json"
 
 
 def allocation_place(family_folder: Path) -> Path:
@@ -38,6 +42,8 @@ class Share:
     retrain_threads: int
     avoid_nodes: tuple[str, ...] = ()
     """Ray's ids of the nodes where its trials must not run."""
+    nice: int = 0
+    """The nice value of its trials' threads (``search.machine.priority``)."""
 
 
 def write_share(folder: Path, share: Share) -> None:
@@ -49,7 +55,8 @@ def read_share(folder: Path) -> Share | None:
     data = _read(folder / SHARE_FILE)
     try:
         avoid = tuple(str(node) for node in data.get("avoid_nodes", ()))
-        return Share(max(1, int(data["trials_at_once"])), max(1, int(data["retrain_threads"])), avoid)
+        nice = min(19, max(0, int(data.get("nice", 0))))
+        return Share(max(1, int(data["trials_at_once"])), max(1, int(data["retrain_threads"])), avoid, nice)
     except (TypeError, KeyError, ValueError, AttributeError):
         return None
 
@@ -62,6 +69,15 @@ def end_requested(folder: Path) -> str | None:
     """Why the allocator ended this family's search, or None if it has not."""
     data = _read(folder / END_REQUEST_FILE)
     return str(data["why"]) if isinstance(data, dict) and data.get("why") else None
+
+
+def mark_search_ended(folder: Path, why: str) -> None:
+    _write_whole(folder / SEARCH_ENDED_FILE, {"why": why})
+
+
+def search_ended(folder: Path) -> bool:
+    """Whether the family's search has ended (it retrains, or has finished)."""
+    return _read(folder / SEARCH_ENDED_FILE) is not None
 
 
 def _write_whole(path: Path, data: dict) -> None:

@@ -114,6 +114,7 @@ def run_search(
     )
     defaults = family.article_config(data.X_train.shape[1])
     sizes = sample_sizes(len(data.y_train), len(set(data.y_train.tolist())), rungs)
+    shared_in = allocation_place(settings.output_dir) if settings.together else None
     trainable = tune.with_parameters(
         named_trial(family.NAME),
         family=family,
@@ -123,8 +124,8 @@ def run_search(
         threads=trial_cpus(placement.cpus),
         gpu_share=placement.gpus,
         sample_sizes=sizes,
+        priority_from=str(shared_in) if shared_in is not None else None,
     )
-    shared_in = allocation_place(settings.output_dir) if settings.together else None
     trainable = tune.with_resources(trainable, trial_resources(placement, shared_in))
     experiment_path = storage.experiment_path(settings.experiment_name)
     quiet_expected_noise()

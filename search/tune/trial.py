@@ -19,7 +19,9 @@ from search.core.trial_report import EPOCHS_DONE, TRAIN_SAMPLES, ReportError, Tr
 from search.families.base import SAMPLES, Family
 from search.machine.cpu_wait import cpu_wait_seconds
 from search.machine.environment import prepare_trial_worker
+from search.machine.priority import run_at_nice
 from search.machine.threads import cap_threads
+from search.records.shares import read_share
 
 NODE_ID = "node_id"
 """The Ray node the trial ran on, in every result."""
@@ -43,6 +45,7 @@ def run_trial(
     threads: int,
     gpu_share: float,
     sample_sizes: list[int],
+    priority_from: str | None = None,
 ) -> None:
     """One trial: ``family.train`` with its threads capped, reporting to Ray Tune.
 
@@ -60,6 +63,8 @@ def run_trial(
     placement = {NODE_ID: ray.get_runtime_context().get_node_id(), STARTED_AT: time.time()}
     budget = TRAIN_SAMPLES if family.FIDELITY == SAMPLES else EPOCHS_DONE
     report = timed(tune_report(budget, placement), threads, cpu_wait_seconds)
+    if priority_from is not None:
+        report = at_shared_priority(report, Path(priority_from))
     checkpoint = tune.get_checkpoint()
     try:
         with cap_threads(threads):
@@ -73,6 +78,29 @@ def run_trial(
     except Exception as error:  # noqa: BLE001 - recorded as the trial's failure (Ray stops trials by SystemExit)
         failure = {TRIAL_ERROR: one_line(error), TRIAL_TRACEBACK: traceback.format_exc()}
         tune.report({**placement, REPORTED_AT: time.time(), **failure})
+
+
+def at_shared_priority(report, folder: Path):
+    """Run this worker's threads at the nice value of the family's share in ``folder``, now and before each
+    of ``report``'s calls (the share read at most every ``PRIORITY_RECHECK_S``); returns that ``report``."""
+    checked = [0.0]
+
+    def follow_share() -> None:
+        if time.monotonic() - checked[0] >= PRIORITY_RECHECK_S:
+            checked[0] = time.monotonic()
+            share = read_share(folder)
+            if share is not None:
+                run_at_nice(share.nice)  # a worker lowered before stays lower without the privilege to raise it
+
+    def report_at_priority(*args: Any, **kwargs: Any) -> None:
+        follow_share()
+        report(*args, **kwargs)
+
+    follow_share()
+    return report_at_priority
+
+
+PRIORITY_RECHECK_S = 2.0
 
 
 def named_trial(family_name: str):
