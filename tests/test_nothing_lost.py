@@ -115,10 +115,10 @@ def copy_of(run: Path, tmp_path: Path) -> Path:
 
 def test_a_killed_driver_leaves_no_ray_process_and_resume_keeps_every_finished_trial(killed_run):
     out, kept, processes = killed_run
-    try:
-        wait_for(lambda: not still_alive(processes), timeout=5)
+    try:  # 2 s of grace, then the watchdog's kill; a worker started after its last look ends with its raylet,
+        wait_for(lambda: not still_alive(processes), timeout=15)  # seconds later under CI's load (once: >5 s)
     except TimeoutError:
-        pytest.fail(f"Ray processes of the run outlived it by more than 5 s: {still_alive(processes)}")
+        pytest.fail(f"Ray processes of the run outlived it by more than 15 s: {still_alive(processes)}")
     behind = tune_state_problem(Storage(None, str(out)), str(out / "tune"), kept)
     result = run_cli("--resume", str(out), "--quiet")
     assert result.returncode == 0, result.stderr

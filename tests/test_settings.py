@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from search.core.settings import CONSTRAINTS, DEFAULT_RUNGS, Rungs, Settings, SettingsError, option_name, parse_duration
-from search.options import resolve_settings
+from search.options import resolve_settings, shared_time_budget
 from search.run import build_parser, rung_default
 
 
@@ -85,3 +85,14 @@ def test_options_left_out_take_the_familys_budget_or_the_settings_default():
     resolved = resolve_settings(build_parser().parse_args(["--family", "svc"]), "svc")
     assert (resolved.num_samples, resolved.time_budget_s, resolved.rungs) == (500, 900, DEFAULT_RUNGS)
     assert (resolved.seed, resolved.cpus_per_trial, resolved.validation_fraction) == (0, 1.0, 0.1)
+
+
+def test_families_searched_at_once_on_mnist_share_a_budget_a_little_longer_than_the_longest_of_their_own():
+    parser = build_parser()
+    every = ["logistic", "svc", "mlp", "keras_mlp", "cnn"]
+    assert shared_time_budget(parser.parse_args(["--family", "all"]), every) == 35 * 60, "keras_mlp's 30, plus 4 x 75 s"
+    assert shared_time_budget(parser.parse_args(["--family", "svc,cnn"]), ["svc", "cnn"]) == 22 * 60 + 75
+    digits = parser.parse_args(["--family", "svc,cnn", "--dataset", "digits"])
+    assert shared_time_budget(digits, ["svc", "cnn"]) == 60, "the digits' own budget, unchanged"
+    given = parser.parse_args(["--family", "all", "--time-budget", "10m"])
+    assert shared_time_budget(given, ["svc", "cnn"]) == 600
