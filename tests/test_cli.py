@@ -329,6 +329,8 @@ def test_families_searched_at_once_keep_their_trials_after_sigkill_and_are_ranke
         accuracy = np.mean(module.predict(model, digits_splits.X_test) == digits_splits.y_test)
         assert accuracy == pytest.approx(report["test_accuracy"]), "the saved model loads back to its test accuracy"
         assert (out / report["family"] / "report.html").is_file(), "each family's own report"
+        ended = json.loads((out / "allocation" / report["family"] / "search-ended.json").read_text())
+        assert ended["why"] == report["search_ended"]["why"], "the allocator learnt why its search ended"
     combined = (out / "report.html").read_text()
     assert '<figure id="best_so_far">' in combined, "the best-so-far curves together"
     assert all(f"<td>{family}</td>" in combined for family in families), "every family's summary"

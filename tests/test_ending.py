@@ -241,6 +241,22 @@ def test_a_trial_that_could_not_finish_before_the_time_budget_ends_stops_at_its_
     )
 
 
+def test_with_a_budget_in_epochs_a_trial_is_judged_by_its_own_pace_not_by_slower_networks():
+    """MNIST seed 1: a cnn trial at 19 s an epoch was stopped at epoch 2 of 10 with 324 s left, by the median of
+    two slower networks' seconds from a fifth of their budget to the end (200 and 470 s)."""
+    for paced_by_itself, expected in [(False, TrialScheduler.STOP), (True, TrialScheduler.CONTINUE)]:
+        scheduler = SearchFIFOScheduler(time_budget_s=2000, paced_by_itself=paced_by_itself)
+        for name, seconds_at_a_fifth, total in [("article", 60.0, 260.0), ("wide", 130.0, 600.0)]:
+            scheduler.on_trial_result(None, Trial(name), {"progress": 0.2, "time_total_s": seconds_at_a_fifth})
+            scheduler.on_trial_result(None, Trial(name), {"progress": 1.0, "time_total_s": total})
+        quick = Trial("quick")
+        scheduler.seconds_left()
+        scheduler._budget_left = 324.0  # noqa: SLF001 - as the budget stood when the trial reported
+        scheduler.on_trial_result(None, quick, {"progress": 0.1, "time_total_s": 20.0})
+        decision = scheduler.on_trial_result(None, quick, {"progress": 0.2, "time_total_s": 39.0})
+        assert decision == expected, f"paced by itself: {paced_by_itself} (it needs 8 x 19 = 152 s of the 324 left)"
+
+
 def test_once_not_even_the_quickest_trial_could_finish_in_the_time_left_no_trial_starts(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(deadline.time, "time", lambda: now[0])

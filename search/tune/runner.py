@@ -175,7 +175,7 @@ def run_search(
             trainable,
             tune_config=tune.TuneConfig(
                 search_alg=limited,
-                scheduler=search_scheduler(plan, time_budget_s, run_id),
+                scheduler=search_scheduler(plan, time_budget_s, run_id, family.FIDELITY == BudgetUnit.EPOCHS),
                 metric=VALIDATION_ACCURACY,
                 mode="max",
                 num_samples=max(num_samples, 0),
