@@ -34,13 +34,6 @@ def run_at_nice(nice: int) -> bool:
     return applied
 
 
-def nice_of(thread: int = 0) -> int | None:
-    """The nice value of ``thread`` (0: the calling thread), None where the OS has none."""
-    if not hasattr(os, "getpriority"):
-        return None
-    return os.getpriority(os.PRIO_PROCESS, thread)
-
-
 def _threads() -> list[int]:
     """This process's threads as ``setpriority`` names them: each thread on Linux, the process elsewhere."""
     if sys.platform.startswith("linux") and TASKS.is_dir():
