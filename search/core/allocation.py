@@ -93,6 +93,7 @@ class Standing:
 
     @property
     def rank_key(self) -> tuple[float, float]:
+        """Its order for the trial slots: its best so far (a family without one last), then its article's figure."""
         return (self.best if self.best is not None else -1.0, self.prior)
 
     @property

@@ -8,10 +8,9 @@ use, the nodes its trials must keep off (the GPU nodes, whose CPUs the GPU famil
 need), and the nice value its trials run at (the leader's first where the cores are too few).
 ``end-request.json``: the family is clearly behind; its search ends, with the reason given.
 ``search-ended.json``: the family's search has ended (by any rule) and it retrains; written by the
-family's own search. The
-allocator writes them whole (beside, then renamed), so a search reading them never sees half a file;
-a search reads them at most every few seconds. On ``--resume`` they are still there, so a family
-that was called off stays called off.
+family's own search. The allocator writes them whole (beside, then renamed), so a search reading
+them never sees half a file; a search reads them at most every ``READ_EVERY_S``. On ``--resume``
+they are still there, so a family that was called off stays called off.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ from pathlib import Path
 SHARE_FILE = "share.json"
 END_REQUEST_FILE = "end-request.json"
 SEARCH_ENDED_FILE = "search-ended.json"
+READ_EVERY_S = 2.0
+"""Seconds between two readings of a family's share by its search (its limiter, each of its trials)."""
 
 
 def allocation_place(family_folder: Path) -> Path:

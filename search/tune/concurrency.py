@@ -33,7 +33,7 @@ from ray.tune.search import ConcurrencyLimiter, Searcher
 
 from search.core.reporter import Reporter
 from search.machine.cluster import TrialPlacement
-from search.records.shares import read_share
+from search.records.shares import READ_EVERY_S, read_share
 
 RECHECK_S = 2.0
 """Seconds between two readings of the cluster's size."""
@@ -146,9 +146,9 @@ class SharedLimiter(ForgetsLostTrials):
         self._checked = time.time()
 
     def suggest(self, trial_id: str):
-        """The searcher's next config, if the family's share (read again every ``RECHECK_S``) has room."""
+        """The searcher's next config, if the family's share (read again every ``READ_EVERY_S``) has room."""
         now = time.time()
-        if now - self._checked >= RECHECK_S:
+        if now - self._checked >= READ_EVERY_S:
             self._checked = now
             share = read_share(Path(self.folder))
             if share is not None:

@@ -21,7 +21,7 @@ from search.machine.cpu_wait import cpu_wait_seconds
 from search.machine.environment import prepare_trial_worker
 from search.machine.priority import run_at_nice
 from search.machine.threads import cap_threads
-from search.records.shares import read_share
+from search.records.shares import READ_EVERY_S, read_share
 
 NODE_ID = "node_id"
 """The Ray node the trial ran on, in every result."""
@@ -82,11 +82,11 @@ def run_trial(
 
 def at_shared_priority(report, folder: Path):
     """Run this worker's threads at the nice value of the family's share in ``folder``, now and before each
-    of ``report``'s calls (the share read at most every ``PRIORITY_RECHECK_S``); returns that ``report``."""
+    of ``report``'s calls (the share read at most every ``READ_EVERY_S``); returns that ``report``."""
     checked = [0.0]
 
     def follow_share() -> None:
-        if time.monotonic() - checked[0] >= PRIORITY_RECHECK_S:
+        if time.monotonic() - checked[0] >= READ_EVERY_S:
             checked[0] = time.monotonic()
             share = read_share(folder)
             if share is not None:
@@ -98,9 +98,6 @@ def at_shared_priority(report, folder: Path):
 
     follow_share()
     return report_at_priority
-
-
-PRIORITY_RECHECK_S = 2.0
 
 
 def named_trial(family_name: str):
